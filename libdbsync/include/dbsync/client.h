@@ -1,0 +1,116 @@
+/*
+ * dbsync/client.h - the client: a local SQLite database that synchronizes.
+ *
+ * Conventions (see docs/c-api.md):
+ * - Fallible calls return 0 or a negative DBSYNC_* code; results come back
+ *   through the FIRST parameter (`**out`) and belong to the caller.
+ * - On failure a call changes nothing, leaves `*out` NULL, and records a
+ *   one-line message on the handle (dbsync_client_error_message) and on the
+ *   calling thread (dbsync_last_error_message).
+ * - A handle is used by one thread at a time. Other connections and
+ *   processes may read and write the same database file freely: capture is
+ *   done by triggers inside the database.
+ */
+#ifndef DBSYNC_CLIENT_H
+#define DBSYNC_CLIENT_H
+
+#include "common.h"
+#include "oplist.h"
+
+DBSYNC_BEGIN_DECL
+
+/* An open client database. Opaque. */
+typedef struct dbsync_client dbsync_client;
+
+/* Which way a tracked table synchronizes. */
+typedef enum {
+	DBSYNC_DIRECTION_BOTH = 0, /* local changes are pushed, remote pulled */
+	DBSYNC_DIRECTION_PUSH = 1, /* local changes are pushed; never pulled */
+	DBSYNC_DIRECTION_PULL = 2  /* remote changes pulled; local not logged */
+} dbsync_direction;
+
+/*
+ * CONSTRUCTOR. Open (creating if missing) the SQLite database at `path` and
+ * make it a dbsync client: the internal `dbsync_*` tables are created on
+ * first use and upgraded when older (idempotent). Fails with DBSYNC_DB if the
+ * file is not a SQLite database, DBSYNC_SCHEMA if its dbsync schema is newer
+ * than this library, DBSYNC_INVALID for a NULL or empty path. The handle is
+ * freed with dbsync_client_free.
+ */
+DBSYNC_EXTERN(int) dbsync_client_open(dbsync_client **out, const char *path);
+
+/* DESTRUCTOR. Close the database and free the handle. Accepts NULL. */
+DBSYNC_EXTERN(void) dbsync_client_free(dbsync_client *client);
+
+/*
+ * METHOD. Track `table` in `direction`: install the capture triggers so every
+ * committed insert, update and delete on it, by any connection, is logged in
+ * the same transaction. Tracking an already tracked table changes its
+ * direction (and refreshes its triggers). `table` matches as SQLite matches
+ * names (ASCII case-insensitively). Errors: DBSYNC_NOT_FOUND (no such table),
+ * DBSYNC_SCHEMA (a view, a virtual table, an internal `sqlite_`/`dbsync_`
+ * table, or no declared single-column primary key), DBSYNC_INVALID (NULL or
+ * empty argument, unknown direction), DBSYNC_BUSY (another connection holds
+ * the write lock past the busy timeout).
+ */
+DBSYNC_EXTERN(int) dbsync_client_track(dbsync_client *client,
+				       const char *table,
+				       dbsync_direction direction);
+
+/*
+ * METHOD. Stop tracking `table`: remove its triggers and its pending
+ * operations. The table and its rows are untouched. DBSYNC_NOT_FOUND if the
+ * table is not tracked.
+ */
+DBSYNC_EXTERN(int) dbsync_client_untrack(dbsync_client *client,
+					 const char *table);
+
+/*
+ * METHOD. Whether `table` is tracked: 1 and its direction in `*direction`
+ * (may be NULL), 0 if not tracked, or a negative error code.
+ */
+DBSYNC_EXTERN(int) dbsync_client_is_tracked(dbsync_client *client,
+					    const char *table,
+					    dbsync_direction *direction);
+
+/*
+ * METHOD. The pending (not yet pushed) operations, compressed to at most one
+ * per row, in push order. `*out` belongs to the caller: free it with
+ * dbsync_oplist_free. Reads only; the log itself is not rewritten.
+ */
+DBSYNC_EXTERN(int) dbsync_client_pending(dbsync_oplist **out,
+					 dbsync_client *client);
+
+/*
+ * METHOD. Rewrite the pending log in its compressed form, so the log holds
+ * at most one entry per touched row. Push does this itself; applications
+ * that write a lot between syncs may call it to bound the log's size.
+ * Concurrent writers are safe: the rewrite is one write transaction.
+ */
+DBSYNC_EXTERN(int) dbsync_client_compact(dbsync_client *client);
+
+/*
+ * The message of the error of the most recent fallible call on this handle,
+ * "" if that call succeeded. Borrowed: valid until the next call on the
+ * handle. Never contains SQL or secrets. Accepts NULL (returns "").
+ */
+DBSYNC_EXTERN(const char *) dbsync_client_error_message(
+	const dbsync_client *client);
+
+/* The code of that error (0 if the most recent call succeeded; NULL gives
+ * 0). */
+DBSYNC_EXTERN(int) dbsync_client_error_code(const dbsync_client *client);
+
+/*
+ * The SQLite extended result code behind that error, or 0 when it did not
+ * come from SQLite.
+ */
+DBSYNC_EXTERN(int) dbsync_client_sqlite_code(const dbsync_client *client);
+
+/* The database path given to dbsync_client_open. Borrowed, lives with the
+ * handle. */
+DBSYNC_EXTERN(const char *) dbsync_client_path(const dbsync_client *client);
+
+DBSYNC_END_DECL
+
+#endif

@@ -1,0 +1,174 @@
+/* oplist.c - an immutable list of (table, pk, command) handed to callers. */
+#include "oplist.h"
+
+#include "dbsync/errors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+	int table;
+	char command;
+	dbsync_type type;
+	int64_t seq;
+	int64_t i;
+	double f;
+	size_t off, len; /* into `bytes`, for TEXT and BLOB keys */
+};
+
+struct dbsync_oplist {
+	struct entry *entries;
+	size_t count, cap;
+	char **tables;
+	int ntables;
+	char *bytes; /* key bytes of every entry, each NUL-terminated */
+	size_t nbytes, bytes_cap;
+};
+
+dbsync_oplist *dbsync__oplist_new(void)
+{
+	return calloc(1, sizeof(dbsync_oplist));
+}
+
+void dbsync_oplist_free(dbsync_oplist *list)
+{
+	int t;
+
+	if (!list)
+		return;
+	for (t = 0; t < list->ntables; t++)
+		free(list->tables[t]);
+	free(list->tables);
+	free(list->entries);
+	free(list->bytes);
+	free(list);
+}
+
+int dbsync__oplist_table(dbsync_oplist *list, const char *name)
+{
+	char **p;
+	int t;
+
+	for (t = 0; t < list->ntables; t++)
+		if (strcmp(list->tables[t], name) == 0)
+			return t;
+	p = realloc(list->tables, (size_t)(list->ntables + 1) * sizeof(*p));
+	if (!p)
+		return -1;
+	list->tables = p;
+	p[list->ntables] = strdup(name);
+	if (!p[list->ntables])
+		return -1;
+	return list->ntables++;
+}
+
+static int grow(void **data, size_t *cap, size_t want, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (want <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 64;
+	while (ncap < want)
+		ncap *= 2;
+	p = realloc(*data, ncap * size);
+	if (!p)
+		return DBSYNC_NOMEM;
+	*data = p;
+	*cap = ncap;
+	return 0;
+}
+
+int dbsync__oplist_add(dbsync_oplist *list, int table, char command,
+		       int64_t seq, dbsync_type type, int64_t i, double f,
+		       const void *bytes, size_t len)
+{
+	struct entry *e;
+
+	if (grow((void **)&list->entries, &list->cap, list->count + 1,
+		 sizeof(*e)))
+		return DBSYNC_NOMEM;
+	e = &list->entries[list->count];
+	memset(e, 0, sizeof(*e));
+	e->table = table;
+	e->command = command;
+	e->seq = seq;
+	e->type = type;
+	e->i = i;
+	e->f = f;
+	if (type == DBSYNC_TYPE_TEXT || type == DBSYNC_TYPE_BLOB) {
+		if (grow((void **)&list->bytes, &list->bytes_cap,
+			 list->nbytes + len + 1, 1))
+			return DBSYNC_NOMEM;
+		if (len)
+			memcpy(list->bytes + list->nbytes, bytes, len);
+		list->bytes[list->nbytes + len] = '\0';
+		e->off = list->nbytes;
+		e->len = len;
+		list->nbytes += len + 1;
+	}
+	list->count++;
+	return 0;
+}
+
+static const struct entry *at(const dbsync_oplist *list, size_t i)
+{
+	return list && i < list->count ? &list->entries[i] : NULL;
+}
+
+size_t dbsync_oplist_count(const dbsync_oplist *list)
+{
+	return list ? list->count : 0;
+}
+
+const char *dbsync_oplist_table(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e ? list->tables[e->table] : NULL;
+}
+
+char dbsync_oplist_command(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e ? e->command : 0;
+}
+
+dbsync_type dbsync_oplist_pk_type(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e ? e->type : (dbsync_type)0;
+}
+
+int64_t dbsync_oplist_pk_int(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e && e->type == DBSYNC_TYPE_INTEGER ? e->i : 0;
+}
+
+double dbsync_oplist_pk_float(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e && e->type == DBSYNC_TYPE_FLOAT ? e->f : 0.0;
+}
+
+const void *dbsync_oplist_pk_bytes(const dbsync_oplist *list, size_t i,
+				   size_t *size)
+{
+	const struct entry *e = at(list, i);
+
+	if (!e || (e->type != DBSYNC_TYPE_TEXT && e->type != DBSYNC_TYPE_BLOB)) {
+		if (size)
+			*size = 0;
+		return NULL;
+	}
+	if (size)
+		*size = e->len;
+	return list->bytes + e->off;
+}
+
+int64_t dbsync_oplist_seq(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e ? e->seq : 0;
+}

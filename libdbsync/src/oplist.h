@@ -1,0 +1,18 @@
+/* oplist.h - builds the public dbsync_oplist result. */
+#ifndef DBSYNC_OPLIST_INTERNAL_H
+#define DBSYNC_OPLIST_INTERNAL_H
+
+#include "dbsync/oplist.h"
+
+dbsync_oplist *dbsync__oplist_new(void);
+
+/* Intern a table name; returns its index or -1 on allocation failure. */
+int dbsync__oplist_table(dbsync_oplist *list, const char *name);
+
+/* Append an operation. `bytes` (text or blob, `len` bytes) is copied.
+ * Returns 0 or DBSYNC_NOMEM. */
+int dbsync__oplist_add(dbsync_oplist *list, int table, char command,
+		       int64_t seq, dbsync_type type, int64_t i, double f,
+		       const void *bytes, size_t len);
+
+#endif

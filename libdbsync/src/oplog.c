@@ -1,0 +1,488 @@
+/* oplog.c - compression of pending operations, pending() and compaction. */
+#include "oplog.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "oplist.h"
+#include "sqlutil.h"
+
+/* The folded state of one row: its key, where it sits, what survives. */
+struct row {
+	uint64_t hash;
+	int64_t tid;
+	int type;	 /* SQLite storage class of the key */
+	int64_t i;
+	double f;
+	size_t off, len; /* key bytes in the compressor's arena */
+	char state;	 /* 'i', 'u', 'd', or '-' when nothing survives */
+	int64_t pos;	 /* the survivor's seq */
+};
+
+struct compressor {
+	struct row *rows;
+	size_t nrows, rows_cap;
+	uint32_t *slots; /* open addressing: index + 1 into rows, 0 empty */
+	size_t nslots;	 /* a power of two */
+	unsigned char *arena;
+	size_t narena, arena_cap;
+	size_t nentries; /* log entries read */
+};
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
+}
+
+static const void *key_bytes(sqlite3_value *v)
+{
+	return sqlite3_value_type(v) == SQLITE_TEXT
+		       ? (const void *)sqlite3_value_text(v)
+		       : sqlite3_value_blob(v);
+}
+
+static uint64_t hash_key(int64_t tid, sqlite3_value *v)
+{
+	int type = sqlite3_value_type(v);
+	uint64_t h = mix((uint64_t)tid * 8 + (uint64_t)type);
+	const unsigned char *p;
+	double f;
+	uint64_t bits;
+	int n, k;
+
+	switch (type) {
+	case SQLITE_INTEGER:
+		return mix(h ^ (uint64_t)sqlite3_value_int64(v));
+	case SQLITE_FLOAT:
+		f = sqlite3_value_double(v);
+		memcpy(&bits, &f, sizeof(bits));
+		return mix(h ^ bits);
+	case SQLITE_TEXT:
+	case SQLITE_BLOB:
+		p = key_bytes(v);
+		n = sqlite3_value_bytes(v);
+		for (k = 0; k < n; k++)
+			h = (h ^ p[k]) * 0x100000001b3ULL;
+		return mix(h);
+	default:
+		return h;
+	}
+}
+
+static int same_key(const struct compressor *c, const struct row *r,
+		    uint64_t hash, int64_t tid, sqlite3_value *v)
+{
+	int type = sqlite3_value_type(v);
+
+	if (r->hash != hash || r->tid != tid || r->type != type)
+		return 0;
+	switch (type) {
+	case SQLITE_INTEGER:
+		return r->i == sqlite3_value_int64(v);
+	case SQLITE_FLOAT:
+		return r->f == sqlite3_value_double(v);
+	case SQLITE_TEXT:
+	case SQLITE_BLOB:
+		return r->len == (size_t)sqlite3_value_bytes(v) &&
+		       (r->len == 0 ||
+			memcmp(c->arena + r->off, key_bytes(v), r->len) == 0);
+	default:
+		return 1;
+	}
+}
+
+static int rehash(struct compressor *c)
+{
+	size_t n = c->nslots ? c->nslots * 2 : 1024, k;
+	uint32_t *slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return DBSYNC_NOMEM;
+	for (k = 0; k < c->nrows; k++) {
+		size_t s = (size_t)c->rows[k].hash & (n - 1);
+		while (slots[s])
+			s = (s + 1) & (n - 1);
+		slots[s] = (uint32_t)(k + 1);
+	}
+	free(c->slots);
+	c->slots = slots;
+	c->nslots = n;
+	return 0;
+}
+
+static int grow(void **data, size_t *cap, size_t want, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (want <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 256;
+	while (ncap < want)
+		ncap *= 2;
+	p = realloc(*data, ncap * size);
+	if (!p)
+		return DBSYNC_NOMEM;
+	*data = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* The row for (tid, key), created in state 0 (never seen) when new. */
+static struct row *row_for(struct compressor *c, int64_t tid,
+			   sqlite3_value *key)
+{
+	uint64_t hash = hash_key(tid, key);
+	struct row *r;
+	size_t s;
+	int type = sqlite3_value_type(key);
+
+	if ((c->nrows + 1) * 4 > c->nslots * 3 && rehash(c))
+		return NULL;
+	for (s = (size_t)hash & (c->nslots - 1); c->slots[s];
+	     s = (s + 1) & (c->nslots - 1)) {
+		r = &c->rows[c->slots[s] - 1];
+		if (same_key(c, r, hash, tid, key))
+			return r;
+	}
+	if (c->nrows >= UINT32_MAX - 1 ||
+	    grow((void **)&c->rows, &c->rows_cap, c->nrows + 1,
+		 sizeof(*c->rows)))
+		return NULL;
+	r = &c->rows[c->nrows];
+	memset(r, 0, sizeof(*r));
+	r->hash = hash;
+	r->tid = tid;
+	r->type = type;
+	if (type == SQLITE_INTEGER)
+		r->i = sqlite3_value_int64(key);
+	else if (type == SQLITE_FLOAT)
+		r->f = sqlite3_value_double(key);
+	else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
+		r->len = (size_t)sqlite3_value_bytes(key);
+		if (grow((void **)&c->arena, &c->arena_cap,
+			 c->narena + r->len + 1, 1))
+			return NULL;
+		if (r->len)
+			memcpy(c->arena + c->narena, key_bytes(key), r->len);
+		r->off = c->narena;
+		c->narena += r->len;
+	}
+	c->slots[s] = (uint32_t)(++c->nrows);
+	return r;
+}
+
+/*
+ * One log entry meets the row's folded state. Sequences the triggers cannot
+ * produce (u then i without a d, say, from INSERT OR REPLACE, whose implicit
+ * delete fires no trigger) fold to what the row now is: it exists.
+ */
+static void fold(struct row *r, char op, int64_t seq)
+{
+	switch (r->state) {
+	case 0: /* first entry of this row */
+		r->state = op;
+		r->pos = seq;
+		break;
+	case 'i': /* i u* stays i where it was inserted; i ... d vanishes */
+		if (op == 'd')
+			r->state = '-';
+		break;
+	case 'u': /* u u -> u, u d -> d: both at the last change */
+	case 'd': /* d i -> u (re-insert of a key the server has) */
+		r->state = op == 'd' ? 'd' : 'u';
+		r->pos = seq;
+		break;
+	case '-': /* after i ... d the row is new again */
+		if (op != 'd') {
+			r->state = 'i';
+			r->pos = seq;
+		}
+		break;
+	}
+}
+
+static void compressor_free(struct compressor *c)
+{
+	free(c->rows);
+	free(c->slots);
+	free(c->arena);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Fold every pending entry; the caller holds a transaction. */
+static int compress_log(sqlite3 *db, struct compressor *c, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = dbsync__sql_prepare(db,
+				 "SELECT seq, tid, pk, op FROM dbsync_log"
+				 " WHERE version IS NULL ORDER BY seq",
+				 &st, err, "cannot read the operations log");
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *op = sqlite3_column_text(st, 3);
+		struct row *r;
+
+		if (!op || (op[0] != 'i' && op[0] != 'u' && op[0] != 'd'))
+			continue; /* not written by our triggers */
+		r = row_for(c, sqlite3_column_int64(st, 1),
+			    sqlite3_column_value(st, 2));
+		if (!r) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		fold(r, (char)op[0], sqlite3_column_int64(st, 0));
+		c->nentries++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		compressor_free(c);
+	if (rc == SQLITE_NOMEM)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read the operations log");
+	return 0;
+}
+
+/* A survivor in push order: its position and its row. */
+struct survivor {
+	int64_t pos;
+	uint32_t row;
+};
+
+static int by_pos(const void *a, const void *b)
+{
+	int64_t pa = ((const struct survivor *)a)->pos;
+	int64_t pb = ((const struct survivor *)b)->pos;
+	return pa < pb ? -1 : pa > pb;
+}
+
+/* The surviving rows sorted by position; *n receives their count. */
+static struct survivor *survivors(const struct compressor *c, size_t *n)
+{
+	struct survivor *list = malloc((c->nrows ? c->nrows : 1) * sizeof(*list));
+	size_t k;
+
+	if (!list)
+		return NULL;
+	*n = 0;
+	for (k = 0; k < c->nrows; k++)
+		if (c->rows[k].state != '-') {
+			list[*n].pos = c->rows[k].pos;
+			list[(*n)++].row = (uint32_t)k;
+		}
+	qsort(list, *n, sizeof(*list), by_pos);
+	return list;
+}
+
+/* tid -> index of its name in the oplist being built. */
+struct table_map {
+	int64_t *tids;
+	int *index;
+	int n;
+};
+
+static int read_tables(sqlite3 *db, dbsync_oplist *list, struct table_map *m,
+		       dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = dbsync__sql_prepare(db, "SELECT tid, name FROM dbsync_tracked",
+				 &st, err, "cannot read the tracked tables");
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t *t = realloc(m->tids, (size_t)(m->n + 1) * sizeof(*t));
+		int *x;
+
+		if (t)
+			m->tids = t;
+		x = t ? realloc(m->index, (size_t)(m->n + 1) * sizeof(*x))
+		      : NULL;
+		if (x)
+			m->index = x;
+		if (!t || !x)
+			break;
+		m->tids[m->n] = sqlite3_column_int64(st, 0);
+		m->index[m->n] = dbsync__oplist_table(
+			list, (const char *)sqlite3_column_text(st, 1));
+		if (m->index[m->n++] < 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read the tracked tables");
+	return 0;
+}
+
+static int table_index(const struct table_map *m, int64_t tid)
+{
+	int k;
+
+	for (k = 0; k < m->n; k++)
+		if (m->tids[k] == tid)
+			return m->index[k];
+	return -1;
+}
+
+static int build_list(const struct compressor *c, const struct table_map *m,
+		      dbsync_oplist *list, dbsync__error *err)
+{
+	struct survivor *order;
+	size_t n, k;
+	int rc = 0;
+
+	order = survivors(c, &n);
+	if (!order)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	for (k = 0; k < n && !rc; k++) {
+		const struct row *r = &c->rows[order[k].row];
+		int table = table_index(m, r->tid);
+
+		if (table < 0)
+			continue; /* left by a table no longer tracked */
+		rc = dbsync__oplist_add(list, table, r->state, r->pos,
+					(dbsync_type)r->type, r->i, r->f,
+					c->arena + r->off, r->len);
+	}
+	free(order);
+	if (rc)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	return 0;
+}
+
+int dbsync__oplog_pending(sqlite3 *db, dbsync_oplist **out,
+			  dbsync__error *err)
+{
+	struct compressor c;
+	struct table_map m = {0};
+	dbsync_oplist *list;
+	int rc;
+
+	*out = NULL;
+	list = dbsync__oplist_new();
+	if (!list)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	/* One read transaction: the log and the registry from one snapshot. */
+	rc = dbsync__sql_begin_read(db, err);
+	if (!rc)
+		rc = read_tables(db, list, &m, err);
+	if (!rc)
+		rc = compress_log(db, &c, err);
+	dbsync__sql_rollback(db);
+	if (!rc) {
+		rc = build_list(&c, &m, list, err);
+		compressor_free(&c);
+	}
+	free(m.tids);
+	free(m.index);
+	if (rc) {
+		dbsync_oplist_free(list);
+		return rc;
+	}
+	*out = list;
+	return 0;
+}
+
+static void bind_key(sqlite3_stmt *st, int col, const struct compressor *c,
+		     const struct row *r)
+{
+	switch (r->type) {
+	case SQLITE_INTEGER:
+		sqlite3_bind_int64(st, col, r->i);
+		break;
+	case SQLITE_FLOAT:
+		sqlite3_bind_double(st, col, r->f);
+		break;
+	case SQLITE_TEXT:
+		sqlite3_bind_text(st, col, (const char *)c->arena + r->off,
+				  (int)r->len, SQLITE_STATIC);
+		break;
+	case SQLITE_BLOB:
+		sqlite3_bind_blob(st, col, c->arena + r->off, (int)r->len,
+				  SQLITE_STATIC);
+		break;
+	default:
+		sqlite3_bind_null(st, col);
+	}
+}
+
+/* Replace the pending entries by the survivors, each at its position. */
+static int rewrite(sqlite3 *db, const struct compressor *c,
+		   dbsync__error *err)
+{
+	static const char context[] = "cannot compact the operations log";
+	struct survivor *order;
+	sqlite3_stmt *st;
+	size_t n, k;
+	int rc;
+
+	rc = dbsync__sql_exec(db, "DELETE FROM dbsync_log WHERE version IS NULL",
+			      err, context);
+	if (rc)
+		return rc;
+	order = survivors(c, &n);
+	if (!order)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	rc = dbsync__sql_prepare(db,
+				 "INSERT INTO dbsync_log(seq, tid, pk, op)"
+				 " VALUES (?1, ?2, ?3, ?4)",
+				 &st, err, context);
+	for (k = 0; k < n && !rc; k++) {
+		const struct row *r = &c->rows[order[k].row];
+		char op[2] = {r->state, '\0'};
+
+		sqlite3_bind_int64(st, 1, r->pos);
+		sqlite3_bind_int64(st, 2, r->tid);
+		bind_key(st, 3, c, r);
+		sqlite3_bind_text(st, 4, op, 1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = dbsync__error_sqlite(err, db, sqlite3_reset(st),
+						  context);
+		else
+			sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	free(order);
+	return rc;
+}
+
+int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err)
+{
+	struct compressor c;
+	int rc;
+
+	/* Under the write lock no trigger can add entries between the read
+	 * and the rewrite, so nothing captured meanwhile is lost. */
+	rc = dbsync__sql_begin_write(db, err);
+	if (rc)
+		return rc;
+	rc = compress_log(db, &c, err);
+	if (!rc) {
+		size_t live = 0, k;
+		for (k = 0; k < c.nrows; k++)
+			live += c.rows[k].state != '-';
+		if (live < c.nentries)
+			rc = rewrite(db, &c, err);
+		compressor_free(&c);
+	}
+	if (!rc)
+		rc = dbsync__sql_commit(db, err);
+	if (rc)
+		dbsync__sql_rollback(db);
+	return rc;
+}
