@@ -68,7 +68,8 @@ int dbsync_client_open(dbsync_client **out, const char *path)
 					  "cannot open the database");
 	}
 	if (rc) {
-		dbsync__error_copy(NULL, &client->err);
+		/* Name the file: the caller may be opening several. */
+		dbsync__error_prefix(&client->err, path);
 		dbsync_client_free(client);
 		return rc;
 	}

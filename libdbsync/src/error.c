@@ -109,6 +109,27 @@ int dbsync__error_set(dbsync__error *err, int code, const char *fmt, ...)
 	return code;
 }
 
+/* Append as much of `s` as fits, keeping the NUL. */
+static void append(char *dst, size_t cap, size_t *len, const char *s)
+{
+	while (*s && *len + 1 < cap)
+		dst[(*len)++] = *s++;
+	dst[*len] = '\0';
+}
+
+void dbsync__error_prefix(dbsync__error *err, const char *what)
+{
+	dbsync__error e = *err;
+	size_t len = 0;
+
+	append(e.message, sizeof(e.message), &len, "\"");
+	append(e.message, sizeof(e.message), &len, what);
+	append(e.message, sizeof(e.message), &len, "\": ");
+	append(e.message, sizeof(e.message), &len, err->message);
+	flatten(e.message);
+	dbsync__error_copy(err, &e);
+}
+
 int dbsync__error_sqlite(dbsync__error *err, sqlite3 *db, int rc,
 			 const char *context)
 {

@@ -31,6 +31,10 @@ int dbsync__error_set(dbsync__error *err, int code, const char *fmt, ...)
 int dbsync__error_sqlite(dbsync__error *err, sqlite3 *db, int rc,
 			 const char *context);
 
+/* Prefix the message with "\"<what>\": " (keeping code and SQLite code),
+ * on `err` and on the thread. */
+void dbsync__error_prefix(dbsync__error *err, const char *what);
+
 /* Copy `from` into `to` (both may be the same) and onto the thread. */
 void dbsync__error_copy(dbsync__error *to, const dbsync__error *from);
 

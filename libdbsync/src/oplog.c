@@ -180,17 +180,24 @@ static struct row *row_for(struct compressor *c, int64_t tid,
  * One log entry meets the row's folded state. Sequences the triggers cannot
  * produce (u then i without a d, say, from INSERT OR REPLACE, whose implicit
  * delete fires no trigger) fold to what the row now is: it exists.
+ *
+ * '-' is a vanished row (i ... d). It is not pending, but it is kept, as a
+ * tombstone 't' when compacted: the i may have come from a REPLACE of a row
+ * the server has, so push sends a "delete if present" for it
+ * (docs/capture.md).
  */
 static void fold(struct row *r, char op, int64_t seq)
 {
 	switch (r->state) {
 	case 0: /* first entry of this row */
-		r->state = op;
+		r->state = op == 't' ? '-' : op;
 		r->pos = seq;
 		break;
 	case 'i': /* i u* stays i where it was inserted; i ... d vanishes */
-		if (op == 'd')
+		if (op == 'd') {
 			r->state = '-';
+			r->pos = seq;
+		}
 		break;
 	case 'u': /* u u -> u, u d -> d: both at the last change */
 	case 'd': /* d i -> u (re-insert of a key the server has) */
@@ -198,7 +205,7 @@ static void fold(struct row *r, char op, int64_t seq)
 		r->pos = seq;
 		break;
 	case '-': /* after i ... d the row is new again */
-		if (op != 'd') {
+		if (op == 'i' || op == 'u') {
 			r->state = 'i';
 			r->pos = seq;
 		}
@@ -231,8 +238,8 @@ static int compress_log(sqlite3 *db, struct compressor *c, dbsync__error *err)
 		const unsigned char *op = sqlite3_column_text(st, 3);
 		struct row *r;
 
-		if (!op || (op[0] != 'i' && op[0] != 'u' && op[0] != 'd'))
-			continue; /* not written by our triggers */
+		if (!op || !op[0] || !strchr("iudt", op[0]))
+			continue; /* not written by dbsync */
 		r = row_for(c, sqlite3_column_int64(st, 1),
 			    sqlite3_column_value(st, 2));
 		if (!r) {
@@ -266,8 +273,10 @@ static int by_pos(const void *a, const void *b)
 	return pa < pb ? -1 : pa > pb;
 }
 
-/* The surviving rows sorted by position; *n receives their count. */
-static struct survivor *survivors(const struct compressor *c, size_t *n)
+/* The rows sorted by position, vanished ones only `with_vanished`; *n
+ * receives their count. */
+static struct survivor *survivors(const struct compressor *c, int with_vanished,
+				  size_t *n)
 {
 	struct survivor *list = malloc((c->nrows ? c->nrows : 1) * sizeof(*list));
 	size_t k;
@@ -276,7 +285,7 @@ static struct survivor *survivors(const struct compressor *c, size_t *n)
 		return NULL;
 	*n = 0;
 	for (k = 0; k < c->nrows; k++)
-		if (c->rows[k].state != '-') {
+		if (with_vanished || c->rows[k].state != '-') {
 			list[*n].pos = c->rows[k].pos;
 			list[(*n)++].row = (uint32_t)k;
 		}
@@ -346,7 +355,7 @@ static int build_list(const struct compressor *c, const struct table_map *m,
 	size_t n, k;
 	int rc = 0;
 
-	order = survivors(c, &n);
+	order = survivors(c, 0, &n);
 	if (!order)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	for (k = 0; k < n && !rc; k++) {
@@ -435,7 +444,7 @@ static int rewrite(sqlite3 *db, const struct compressor *c,
 			      err, context);
 	if (rc)
 		return rc;
-	order = survivors(c, &n);
+	order = survivors(c, 1, &n);
 	if (!order)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	rc = dbsync__sql_prepare(db,
@@ -444,7 +453,7 @@ static int rewrite(sqlite3 *db, const struct compressor *c,
 				 &st, err, context);
 	for (k = 0; k < n && !rc; k++) {
 		const struct row *r = &c->rows[order[k].row];
-		char op[2] = {r->state, '\0'};
+		char op[2] = {r->state == '-' ? 't' : r->state, '\0'};
 
 		sqlite3_bind_int64(st, 1, r->pos);
 		sqlite3_bind_int64(st, 2, r->tid);
@@ -473,10 +482,8 @@ int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err)
 		return rc;
 	rc = compress_log(db, &c, err);
 	if (!rc) {
-		size_t live = 0, k;
-		for (k = 0; k < c.nrows; k++)
-			live += c.rows[k].state != '-';
-		if (live < c.nentries)
+		/* Every row keeps one entry (vanished ones as tombstones). */
+		if (c.nrows < c.nentries)
 			rc = rewrite(db, &c, err);
 		compressor_free(&c);
 	}
