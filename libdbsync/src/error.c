@@ -71,6 +71,11 @@ int dbsync_last_error_code(void)
 	return thread_error.code;
 }
 
+int dbsync_last_error_sqlite_code(void)
+{
+	return thread_error.sqlite_code;
+}
+
 void dbsync__error_clear(dbsync__error *err)
 {
 	if (!err)

@@ -65,6 +65,11 @@ DBSYNC_EXTERN(const char *) dbsync_last_error_message(void);
 /* The code of that last error on this thread (0 if none). */
 DBSYNC_EXTERN(int) dbsync_last_error_code(void);
 
+/* The SQLite extended result code behind that last error on this thread, or
+ * 0 when it did not come from SQLite (SQLITE_NOTADB, 26, for a file that is
+ * not a database). */
+DBSYNC_EXTERN(int) dbsync_last_error_sqlite_code(void);
+
 DBSYNC_END_DECL
 
 #endif
