@@ -173,6 +173,23 @@ TEST(primary_key_change_of_a_text_key)
 	ASSERT_EQ_STR(th_pending_str(c), "p:d:'old' p:i:'new'");
 }
 
+TEST(case_change_under_nocase_collation_is_logged)
+{
+	const char *path = th_path("app.db");
+	dbsync_client *c = th_client_open(path);
+	sqlite3 *db = th_db_open(path);
+
+	th_exec(db, "CREATE TABLE n(code TEXT PRIMARY KEY COLLATE NOCASE,"
+		    " name TEXT COLLATE NOCASE);"
+		    "INSERT INTO n VALUES ('abc', 'oslo'), ('k', 'x')");
+	ASSERT_OK(dbsync_client_track(c, "n", DBSYNC_DIRECTION_BOTH));
+	/* Equal under NOCASE, different bytes: a change to sync. */
+	th_exec(db, "UPDATE n SET name = 'OSLO' WHERE code = 'abc'");
+	ASSERT_EQ_STR(th_pending_str(c), "n:u:'abc'");
+	th_exec(db, "UPDATE n SET code = 'K' WHERE code = 'k'");
+	ASSERT_EQ_STR(th_pending_str(c), "n:u:'abc' n:d:'k' n:i:'K'");
+}
+
 TEST(upsert_update_is_an_update)
 {
 	sqlite3 *db;
@@ -648,6 +665,7 @@ static const th_case cases[] = {
 	CASE(primary_key_change_with_other_columns),
 	CASE(primary_key_change_of_a_new_row),
 	CASE(primary_key_change_of_a_text_key),
+	CASE(case_change_under_nocase_collation_is_logged),
 	CASE(upsert_update_is_an_update),
 	CASE(insert_or_replace_of_an_existing_row),
 	CASE(insert_or_replace_then_delete_keeps_a_tombstone),

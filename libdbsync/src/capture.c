@@ -49,19 +49,23 @@ static void trigger_sql(dbsync__buf *b, const dbsync__table *t, int64_t tid,
 		break;
 	case TRIGGER_UPDATE:
 		/* Only real changes are logged: a no-op UPDATE compares equal
-		 * on every column. A key change is the rekey trigger's. */
+		 * on every column. A key change is the rekey trigger's.
+		 * Comparisons are BINARY: under a column's NOCASE collation
+		 * 'abc' -> 'ABC' would look unchanged, and an application's
+		 * own collation would not exist in other programs. */
 		dbsync__buf_append(b, "UPDATE ON ");
 		dbsync__buf_ident(b, t->name);
 		dbsync__buf_append(b, " WHEN OLD.");
 		dbsync__buf_ident(b, t->pk);
 		dbsync__buf_append(b, " IS NEW.");
 		dbsync__buf_ident(b, t->pk);
-		dbsync__buf_append(b, " AND (");
+		dbsync__buf_append(b, " COLLATE BINARY AND (");
 		for (i = 0; i < t->ncolumns; i++) {
 			dbsync__buf_append(b, i ? " OR OLD." : "OLD.");
 			dbsync__buf_ident(b, t->columns[i]);
 			dbsync__buf_append(b, " IS NOT NEW.");
 			dbsync__buf_ident(b, t->columns[i]);
+			dbsync__buf_append(b, " COLLATE BINARY");
 		}
 		dbsync__buf_append(b, ") BEGIN");
 		log_insert(b, tid, "NEW", t->pk, "u");
@@ -76,7 +80,7 @@ static void trigger_sql(dbsync__buf *b, const dbsync__table *t, int64_t tid,
 		dbsync__buf_ident(b, t->pk);
 		dbsync__buf_append(b, " IS NOT NEW.");
 		dbsync__buf_ident(b, t->pk);
-		dbsync__buf_append(b, " BEGIN");
+		dbsync__buf_append(b, " COLLATE BINARY BEGIN");
 		log_insert(b, tid, "OLD", t->pk, "d");
 		log_insert(b, tid, "NEW", t->pk, "i");
 		break;
