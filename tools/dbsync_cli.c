@@ -643,13 +643,14 @@ static void print_ops_json(const dbsync_oplist *ops)
 	fputs("]}\n", stdout);
 }
 
-static int cmd_pending(struct cli *cli, int argc, char **argv)
+/* For commands that take no operands: parse the options, then open the
+ * client. */
+static int open_without_operands(struct cli *cli, const char *name, int argc,
+				 char **argv, dbsync_client **client)
 {
-	const struct command *self = find_command("pending");
-	dbsync_client *client;
-	dbsync_oplist *ops;
+	const struct command *self = find_command(name);
 	const char **operands;
-	int n, rc, status;
+	int n, status;
 
 	operands = calloc((size_t)argc + 1, sizeof(*operands));
 	if (operands == NULL)
@@ -657,11 +658,21 @@ static int cmd_pending(struct cli *cli, int argc, char **argv)
 	status = parse_args(cli, self, argc, argv, operands, &n, NULL);
 	if (status == EXIT_OK && n > 0)
 		status = usage_error(cli, self->name,
-				     "pending: unexpected argument '%s'",
+				     "%s: unexpected argument '%s'", name,
 				     operands[0]);
 	free(operands);
 	if (status == EXIT_OK)
-		status = open_client(cli, &client);
+		status = open_client(cli, client);
+	return status;
+}
+
+static int cmd_pending(struct cli *cli, int argc, char **argv)
+{
+	dbsync_client *client;
+	dbsync_oplist *ops;
+	int rc, status;
+
+	status = open_without_operands(cli, "pending", argc, argv, &client);
 	if (status != EXIT_OK)
 		return status;
 
@@ -681,23 +692,11 @@ static int cmd_pending(struct cli *cli, int argc, char **argv)
 
 static int cmd_compact(struct cli *cli, int argc, char **argv)
 {
-	const struct command *self = find_command("compact");
 	dbsync_client *client;
 	dbsync_oplist *ops = NULL;
-	const char **operands;
-	int n, rc, status;
+	int rc, status;
 
-	operands = calloc((size_t)argc + 1, sizeof(*operands));
-	if (operands == NULL)
-		return fail(cli, DBSYNC_NOMEM, NULL);
-	status = parse_args(cli, self, argc, argv, operands, &n, NULL);
-	if (status == EXIT_OK && n > 0)
-		status = usage_error(cli, self->name,
-				     "compact: unexpected argument '%s'",
-				     operands[0]);
-	free(operands);
-	if (status == EXIT_OK)
-		status = open_client(cli, &client);
+	status = open_without_operands(cli, "compact", argc, argv, &client);
 	if (status != EXIT_OK)
 		return status;
 
