@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -251,13 +253,15 @@ void *th_read_file(const char *path, size_t *len)
 		fclose(f);
 		th_fail(__FILE__, __LINE__, "cannot size %s", path);
 	}
-	buf = th_alloc((size_t)size);
+	buf = th_alloc((size_t)size + 1);
 	if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size) {
 		fclose(f);
 		th_fail(__FILE__, __LINE__, "cannot read %s", path);
 	}
 	fclose(f);
-	*len = (size_t)size;
+	((char *)buf)[size] = '\0'; /* so text files can be searched */
+	if (len)
+		*len = (size_t)size;
 	return buf;
 }
 
@@ -725,10 +729,13 @@ long th_ops_find_int(const th_op *ops, size_t n, const char *table,
 
 /* ---- runner ----------------------------------------------------------- */
 
+void th__stop_servers(void);
+
 static void end_case(int failed)
 {
 	const char *keep = getenv("DBSYNC_TEST_KEEP");
 
+	th__stop_servers(); /* before their memory goes */
 	close_handles();
 	while (cur.mem != NULL) {
 		struct mem *m = cur.mem;
@@ -814,4 +821,116 @@ int th_main(int argc, char **argv, const th_case *cases, size_t ncases)
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed == 0 ? 0 : 1;
+}
+
+/* ---- a real dbsyncd ---------------------------------------------------- */
+
+#define MAX_SERVERS 8
+static th_server *servers[MAX_SERVERS];
+
+th_server *th_server_start(const char *name, const char *schema_sql,
+			   const char *const *args)
+{
+	const char *bin = env_or("DBSYNC_TEST_DBSYNCD", "dbsyncd");
+	const char *argv[40];
+	th_server *s = th_alloc(sizeof(*s));
+	char *port_file = th_fmt("%s.port", th_path(name));
+	size_t n = 0, k;
+	pid_t pid;
+	int fd, tries;
+
+	memset(s, 0, sizeof(*s));
+	s->store = th_fmt("%s.db", th_path(name));
+	s->log = th_fmt("%s.log", th_path(name));
+	argv[n++] = bin;
+	argv[n++] = "--store";
+	argv[n++] = th_fmt("sqlite:%s", s->store);
+	argv[n++] = "--listen";
+	argv[n++] = "127.0.0.1:0";
+	argv[n++] = "--port-file";
+	argv[n++] = port_file;
+	if (schema_sql) {
+		const char *schema = th_fmt("%s.sql", th_path(name));
+		th_write_file(schema, schema_sql, strlen(schema_sql));
+		argv[n++] = "--schema";
+		argv[n++] = schema;
+	}
+	for (k = 0; args && args[k] && n < 38; k++)
+		argv[n++] = args[k];
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		/* If the test dies (a ctest timeout kills it), so does its
+		 * server: no stray dbsyncd outlives a test run. */
+		int log = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (log < 0 || dup2(log, 2) < 0)
+			_exit(126);
+		execvp(bin, (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0)
+		th_fail(__FILE__, __LINE__, "cannot start %s: %s", bin,
+			strerror(errno));
+	s->pid = (int)pid;
+	for (k = 0; k < MAX_SERVERS; k++)
+		if (!servers[k]) {
+			servers[k] = s;
+			break;
+		}
+	/* Up to 10 s for the port file: the server writes it once it
+	 * listens. */
+	for (tries = 0; tries < 1000 && !s->port; tries++) {
+		char buf[16] = {0};
+		fd = open(port_file, O_RDONLY);
+		if (fd >= 0) {
+			ssize_t got = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (got > 0 && buf[got - 1] == '\n')
+				s->port = atoi(buf);
+		}
+		if (!s->port) {
+			int status;
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				s->pid = 0;
+				th_fail(__FILE__, __LINE__,
+					"dbsyncd exited early; log: %s",
+					(char *)th_read_file(s->log, NULL));
+			}
+			nanosleep(&(struct timespec){0, 10000000L}, NULL);
+		}
+	}
+	if (!s->port)
+		th_fail(__FILE__, __LINE__, "dbsyncd did not start listening");
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+	return s;
+}
+
+int th_server_stop(th_server *s)
+{
+	int status = -1;
+	size_t k;
+
+	for (k = 0; k < MAX_SERVERS; k++)
+		if (servers[k] == s)
+			servers[k] = NULL;
+	if (!s->pid)
+		return -1;
+	kill((pid_t)s->pid, SIGTERM);
+	while (waitpid((pid_t)s->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	s->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Called by the runner after every case. */
+void th__stop_servers(void)
+{
+	size_t k;
+
+	for (k = 0; k < MAX_SERVERS; k++)
+		if (servers[k])
+			th_server_stop(servers[k]);
 }

@@ -143,7 +143,8 @@ int th_contains(const char *haystack, const char *needle);
 
 /* Write `len` bytes to a new file (replacing it); asserts. */
 void th_write_file(const char *path, const void *data, size_t len);
-/* Read a whole file into case memory; *len gets its size. Asserts. */
+/* Read a whole file into case memory, NUL-terminated; *len (may be NULL)
+ * gets its size. Asserts. */
 void *th_read_file(const char *path, size_t *len);
 
 /* ---- deterministic randomness ---------------------------------------- */
@@ -170,6 +171,26 @@ int th_run(const char *const argv[]);
  * $DBSYNC_TEST_PYTHON3, set by ctest, else looked up in PATH). */
 const char *th_sqlite3_shell(void);
 const char *th_python3(void);
+
+/* ---- a real dbsyncd --------------------------------------------------- */
+
+/* A dbsyncd process on a free loopback port, stopped (SIGTERM) when the
+ * case ends. Its stderr (the request log) goes to th_path("<name>.log"). */
+typedef struct {
+	int pid;
+	int port;
+	char url[64];
+	const char *store;   /* the store's file */
+	const char *log;     /* the request log */
+} th_server;
+
+/* Start dbsyncd ($DBSYNC_TEST_DBSYNCD) on a new store th_path(name).db with
+ * `schema_sql` (may be NULL) and the extra arguments `args` (NULL-ended,
+ * e.g. "--track", "city,person", NULL); waits until it listens. */
+th_server *th_server_start(const char *name, const char *schema_sql,
+			   const char *const *args);
+/* Stop it (SIGTERM, wait) and return its exit status. */
+int th_server_stop(th_server *s);
 
 /* ---- SQLite through our own connection -------------------------------- */
 

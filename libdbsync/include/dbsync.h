@@ -11,5 +11,6 @@
 #include "dbsync/errors.h"
 #include "dbsync/oplist.h"
 #include "dbsync/client.h"
+#include "dbsync/server.h"
 
 #endif

@@ -7,6 +7,7 @@
 #include "capture.h"
 #include "client_schema.h"
 #include "oplog.h"
+#include "meta.h"
 #include "registry.h"
 #include "sqlutil.h"
 
@@ -79,9 +80,20 @@ int dbsync_client_open(dbsync_client **out, const char *path)
 
 void dbsync_client_free(dbsync_client *client)
 {
+	size_t k;
+
 	if (!client)
 		return;
 	sqlite3_close_v2(client->db);
+	if (client->http_ready)
+		dbsync__http_global_cleanup();
+	for (k = 0; k < client->nheaders; k++) {
+		free((char *)client->headers[k].name);
+		free((char *)client->headers[k].value);
+	}
+	free(client->headers);
+	free(client->server_url);
+	free(client->ca_file);
 	free(client->path);
 	free(client);
 }
@@ -209,6 +221,250 @@ int dbsync_client_compact(dbsync_client *client)
 	if ((rc = enter(client)))
 		return rc;
 	return leave(client, dbsync__oplog_compact(client->db, &client->err));
+}
+
+/* ---- talking to a server ------------------------------------------- */
+
+static int starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int dbsync_client_set_server(dbsync_client *client, const char *url)
+{
+	char *copy;
+	size_t n;
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	if (!url || !(starts_with(url, "http://") || starts_with(url, "https://")) ||
+	    strpbrk(url, " \t\r\n?#"))
+		return leave(client, dbsync__error_set(
+					     &client->err, DBSYNC_INVALID,
+					     "server URL must be http:// or "
+					     "https:// with no spaces, query "
+					     "or fragment"));
+	copy = strdup(url);
+	if (!copy)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_NOMEM,
+						       "out of memory"));
+	n = strlen(copy);
+	while (n > 0 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	free(client->server_url);
+	client->server_url = copy;
+	return 0;
+}
+
+int dbsync_client_set_ca_file(dbsync_client *client, const char *path)
+{
+	char *copy = NULL;
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	if (path && !(copy = strdup(path)))
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_NOMEM,
+						       "out of memory"));
+	free(client->ca_file);
+	client->ca_file = copy;
+	return 0;
+}
+
+int dbsync_client_set_timeouts(dbsync_client *client, long connect_ms,
+			       long request_ms)
+{
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	if (connect_ms < 0 || request_ms < 0)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_INVALID,
+						       "timeouts cannot be "
+						       "negative"));
+	client->connect_ms = connect_ms;
+	client->request_ms = request_ms;
+	return 0;
+}
+
+int dbsync_client_set_page_size(dbsync_client *client, int64_t max_operations)
+{
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	if (max_operations < 0)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_INVALID,
+						       "page size cannot be "
+						       "negative"));
+	client->page_ops = max_operations;
+	return 0;
+}
+
+/* A header name is a token (RFC 9110); values have no line breaks. */
+static int header_ok(const char *name, const char *value)
+{
+	const char *p;
+
+	if (!name || !*name || !value)
+		return 0;
+	for (p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p)))
+			return 0;
+	return strpbrk(value, "\r\n") == NULL;
+}
+
+int dbsync_client_add_header(dbsync_client *client, const char *name,
+			     const char *value)
+{
+	dbsync__header *p;
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	if (!header_ok(name, value))
+		return leave(client, dbsync__error_set(
+					     &client->err, DBSYNC_INVALID,
+					     "header name must be a token and "
+					     "its value one line"));
+	if (sqlite3_strnicmp(name, "X-Dbsync-", 9) == 0 ||
+	    sqlite3_stricmp(name, "Content-Type") == 0 ||
+	    sqlite3_stricmp(name, "Content-Length") == 0 ||
+	    sqlite3_stricmp(name, "Host") == 0)
+		return leave(client, dbsync__error_set(
+					     &client->err, DBSYNC_INVALID,
+					     "header %s is set by dbsync itself",
+					     name));
+	if (client->nheaders >= 16)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_TOO_LARGE,
+						       "at most 16 extra "
+						       "headers"));
+	p = realloc(client->headers, (client->nheaders + 1) * sizeof(*p));
+	if (!p)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_NOMEM,
+						       "out of memory"));
+	client->headers = p;
+	p[client->nheaders].name = strdup(name);
+	p[client->nheaders].value = strdup(value);
+	if (!p[client->nheaders].name || !p[client->nheaders].value) {
+		free((char *)p[client->nheaders].name);
+		free((char *)p[client->nheaders].value);
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_NOMEM,
+						       "out of memory"));
+	}
+	client->nheaders++;
+	return 0;
+}
+
+int dbsync_client_on_progress(dbsync_client *client, dbsync_progress_fn fn,
+			      void *payload)
+{
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	client->progress = fn;
+	client->progress_payload = payload;
+	return 0;
+}
+
+int dbsync_client_register(dbsync_client *client, const char *token)
+{
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	return leave(client, dbsync__client_do_register(client, token));
+}
+
+int dbsync_client_node_id(dbsync_client *client, int64_t *node_id)
+{
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	rc = dbsync__meta_get_int(client->db, DBSYNC__META_NODE_ID, &v,
+				  &client->err);
+	if (rc == 1 && node_id)
+		*node_id = v;
+	return rc < 0 ? leave(client, rc) : rc;
+}
+
+int dbsync_client_latest_version(dbsync_client *client, int64_t *version)
+{
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	rc = dbsync__meta_get_int(client->db, DBSYNC__META_LATEST, &v,
+				  &client->err);
+	if (rc == 1 && version)
+		*version = v;
+	return rc < 0 ? leave(client, rc) : rc;
+}
+
+int dbsync_client_push(dbsync_client *client)
+{
+	int rc, retried;
+
+	if ((rc = enter(client)))
+		return rc;
+	return leave(client, dbsync__client_do_push(client, &retried));
+}
+
+int dbsync_client_pull(dbsync_client *client)
+{
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	return leave(client, dbsync__client_do_pull(client));
+}
+
+int dbsync_client_sync(dbsync_client *client, int max_rounds)
+{
+	int rc, round;
+
+	if ((rc = enter(client)))
+		return rc;
+	if (max_rounds < 0)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_INVALID,
+						       "max_rounds cannot be "
+						       "negative"));
+	if (max_rounds == 0)
+		max_rounds = 5;
+	/* Push; when the server has moved on, merge its versions and push
+	 * again. Writes made meanwhile simply ride along. */
+	for (round = 0; round < max_rounds; round++) {
+		int retried = 0;
+		rc = dbsync__client_do_push(client, &retried);
+		/* A resent push is acknowledged with its old version: the
+		 * server may have moved on since, so merge and push again. */
+		if (rc == 0 && retried)
+			rc = DBSYNC_PULL_REQUIRED;
+		if (rc != DBSYNC_PULL_REQUIRED)
+			break;
+		dbsync__error_clear(&client->err);
+		rc = dbsync__client_do_pull(client);
+		if (rc)
+			break;
+		rc = DBSYNC_PULL_REQUIRED;
+	}
+	/* An accepted push (even an empty one) means the server had nothing
+	 * this node lacked: no pull is owed. */
+	return leave(client, rc);
 }
 
 const char *dbsync_client_error_message(const dbsync_client *client)

@@ -1,10 +1,12 @@
 /* oplog.c - compression of pending operations, pending() and compaction. */
 #include "oplog.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "oplist.h"
+#include "rowsql.h"
 #include "sqlutil.h"
 
 /* The folded state of one row: its key, where it sits, what survives. */
@@ -38,34 +40,22 @@ static uint64_t mix(uint64_t h)
 	return h ^ (h >> 33);
 }
 
-static const void *key_bytes(sqlite3_value *v)
+static uint64_t hash_key(int64_t tid, const dbsync__value *v)
 {
-	return sqlite3_value_type(v) == SQLITE_TEXT
-		       ? (const void *)sqlite3_value_text(v)
-		       : sqlite3_value_blob(v);
-}
-
-static uint64_t hash_key(int64_t tid, sqlite3_value *v)
-{
-	int type = sqlite3_value_type(v);
-	uint64_t h = mix((uint64_t)tid * 8 + (uint64_t)type);
-	const unsigned char *p;
-	double f;
+	uint64_t h = mix((uint64_t)tid * 8 + (uint64_t)v->type);
+	const unsigned char *p = (const unsigned char *)v->p;
 	uint64_t bits;
-	int n, k;
+	size_t k;
 
-	switch (type) {
-	case SQLITE_INTEGER:
-		return mix(h ^ (uint64_t)sqlite3_value_int64(v));
-	case SQLITE_FLOAT:
-		f = sqlite3_value_double(v);
-		memcpy(&bits, &f, sizeof(bits));
+	switch (v->type) {
+	case DBSYNC_TYPE_INTEGER:
+		return mix(h ^ (uint64_t)v->i);
+	case DBSYNC_TYPE_FLOAT:
+		memcpy(&bits, &v->f, sizeof(bits));
 		return mix(h ^ bits);
-	case SQLITE_TEXT:
-	case SQLITE_BLOB:
-		p = key_bytes(v);
-		n = sqlite3_value_bytes(v);
-		for (k = 0; k < n; k++)
+	case DBSYNC_TYPE_TEXT:
+	case DBSYNC_TYPE_BLOB:
+		for (k = 0; k < v->len; k++)
 			h = (h ^ p[k]) * 0x100000001b3ULL;
 		return mix(h);
 	default:
@@ -74,22 +64,19 @@ static uint64_t hash_key(int64_t tid, sqlite3_value *v)
 }
 
 static int same_key(const struct compressor *c, const struct row *r,
-		    uint64_t hash, int64_t tid, sqlite3_value *v)
+		    uint64_t hash, int64_t tid, const dbsync__value *v)
 {
-	int type = sqlite3_value_type(v);
-
-	if (r->hash != hash || r->tid != tid || r->type != type)
+	if (r->hash != hash || r->tid != tid || r->type != (int)v->type)
 		return 0;
-	switch (type) {
-	case SQLITE_INTEGER:
-		return r->i == sqlite3_value_int64(v);
-	case SQLITE_FLOAT:
-		return r->f == sqlite3_value_double(v);
-	case SQLITE_TEXT:
-	case SQLITE_BLOB:
-		return r->len == (size_t)sqlite3_value_bytes(v) &&
-		       (r->len == 0 ||
-			memcmp(c->arena + r->off, key_bytes(v), r->len) == 0);
+	switch (v->type) {
+	case DBSYNC_TYPE_INTEGER:
+		return r->i == v->i;
+	case DBSYNC_TYPE_FLOAT:
+		return r->f == v->f;
+	case DBSYNC_TYPE_TEXT:
+	case DBSYNC_TYPE_BLOB:
+		return r->len == v->len &&
+		       (r->len == 0 || memcmp(c->arena + r->off, v->p, r->len) == 0);
 	default:
 		return 1;
 	}
@@ -132,16 +119,18 @@ static int grow(void **data, size_t *cap, size_t want, size_t size)
 	return 0;
 }
 
-/* The row for (tid, key), created in state 0 (never seen) when new. */
+/* The row for (tid, key): found, or created in state 0 (never seen) when
+ * `create`; NULL when absent (or out of memory while creating). */
 static struct row *row_for(struct compressor *c, int64_t tid,
-			   sqlite3_value *key)
+			   const dbsync__value *key, int create)
 {
 	uint64_t hash = hash_key(tid, key);
 	struct row *r;
 	size_t s;
-	int type = sqlite3_value_type(key);
 
-	if ((c->nrows + 1) * 4 > c->nslots * 3 && rehash(c))
+	if (create && (c->nrows + 1) * 4 > c->nslots * 3 && rehash(c))
+		return NULL;
+	if (!c->nslots)
 		return NULL;
 	for (s = (size_t)hash & (c->nslots - 1); c->slots[s];
 	     s = (s + 1) & (c->nslots - 1)) {
@@ -149,7 +138,7 @@ static struct row *row_for(struct compressor *c, int64_t tid,
 		if (same_key(c, r, hash, tid, key))
 			return r;
 	}
-	if (c->nrows >= UINT32_MAX - 1 ||
+	if (!create || c->nrows >= UINT32_MAX - 1 ||
 	    grow((void **)&c->rows, &c->rows_cap, c->nrows + 1,
 		 sizeof(*c->rows)))
 		return NULL;
@@ -157,18 +146,16 @@ static struct row *row_for(struct compressor *c, int64_t tid,
 	memset(r, 0, sizeof(*r));
 	r->hash = hash;
 	r->tid = tid;
-	r->type = type;
-	if (type == SQLITE_INTEGER)
-		r->i = sqlite3_value_int64(key);
-	else if (type == SQLITE_FLOAT)
-		r->f = sqlite3_value_double(key);
-	else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
-		r->len = (size_t)sqlite3_value_bytes(key);
+	r->type = (int)key->type;
+	r->i = key->i;
+	r->f = key->f;
+	if (key->type == DBSYNC_TYPE_TEXT || key->type == DBSYNC_TYPE_BLOB) {
+		r->len = key->len;
 		if (grow((void **)&c->arena, &c->arena_cap,
 			 c->narena + r->len + 1, 1))
 			return NULL;
 		if (r->len)
-			memcpy(c->arena + c->narena, key_bytes(key), r->len);
+			memcpy(c->arena + c->narena, key->p, r->len);
 		r->off = c->narena;
 		c->narena += r->len;
 	}
@@ -188,9 +175,19 @@ static struct row *row_for(struct compressor *c, int64_t tid,
  */
 static void fold(struct row *r, char op, int64_t seq)
 {
+	/* A tombstone is a delete whose row may never have reached the
+	 * server: after nothing (or another vanishing) it stays vanished. */
+	if (op == 't') {
+		if (r->state == 0 || r->state == '-') {
+			r->state = '-';
+			r->pos = seq;
+			return;
+		}
+		op = 'd';
+	}
 	switch (r->state) {
 	case 0: /* first entry of this row */
-		r->state = op == 't' ? '-' : op;
+		r->state = op;
 		r->pos = seq;
 		break;
 	case 'i': /* i u* stays i where it was inserted; i ... d vanishes */
@@ -221,27 +218,23 @@ static void compressor_free(struct compressor *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Fold every pending entry; the caller holds a transaction. */
-static int compress_log(sqlite3 *db, struct compressor *c, dbsync__error *err)
+/* Fold the entries (seq, tid, pk, op) that `st` yields in seq order; the
+ * caller holds a transaction. `st` is finalized. */
+static int fold_entries(sqlite3 *db, sqlite3_stmt *st, struct compressor *c,
+			dbsync__error *err)
 {
-	sqlite3_stmt *st;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	rc = dbsync__sql_prepare(db,
-				 "SELECT seq, tid, pk, op FROM dbsync_log"
-				 " WHERE version IS NULL ORDER BY seq",
-				 &st, err, "cannot read the operations log");
-	if (rc)
-		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *op = sqlite3_column_text(st, 3);
+		dbsync__value key;
 		struct row *r;
 
 		if (!op || !op[0] || !strchr("iudt", op[0]))
 			continue; /* not written by dbsync */
-		r = row_for(c, sqlite3_column_int64(st, 1),
-			    sqlite3_column_value(st, 2));
+		dbsync__sql_column_value(st, 2, &key);
+		r = row_for(c, sqlite3_column_int64(st, 1), &key, 1);
 		if (!r) {
 			rc = SQLITE_NOMEM;
 			break;
@@ -258,6 +251,30 @@ static int compress_log(sqlite3 *db, struct compressor *c, dbsync__error *err)
 		return dbsync__error_sqlite(err, db, rc,
 					    "cannot read the operations log");
 	return 0;
+}
+
+/* Which client log entries a fold reads. In-flight entries (version -1,
+ * sent in a push whose answer is not recorded yet) are still pending, but
+ * compaction leaves them alone: the push must stay what it was. */
+#define PENDING "version IS NULL OR version < 0"
+#define NOT_IN_FLIGHT "version IS NULL"
+#define IN_FLIGHT "version < 0"
+
+static int compress_log(sqlite3 *db, const char *which, struct compressor *c,
+			dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	char sql[160];
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq, tid, pk, op FROM dbsync_log WHERE %s ORDER BY seq",
+		 which);
+	rc = dbsync__sql_prepare(db, sql, &st, err,
+				 "cannot read the operations log");
+	if (rc)
+		return rc;
+	return fold_entries(db, st, c, err);
 }
 
 /* A survivor in push order: its position and its row. */
@@ -391,7 +408,7 @@ int dbsync__oplog_pending(sqlite3 *db, dbsync_oplist **out,
 	if (!rc)
 		rc = read_tables(db, list, &m, err);
 	if (!rc)
-		rc = compress_log(db, &c, err);
+		rc = compress_log(db, PENDING, &c, err);
 	dbsync__sql_rollback(db);
 	if (!rc) {
 		rc = build_list(&c, &m, list, err);
@@ -440,7 +457,7 @@ static int rewrite(sqlite3 *db, const struct compressor *c,
 	size_t n, k;
 	int rc;
 
-	rc = dbsync__sql_exec(db, "DELETE FROM dbsync_log WHERE version IS NULL",
+	rc = dbsync__sql_exec(db, "DELETE FROM dbsync_log WHERE " NOT_IN_FLIGHT,
 			      err, context);
 	if (rc)
 		return rc;
@@ -480,7 +497,7 @@ int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err)
 	rc = dbsync__sql_begin_write(db, err);
 	if (rc)
 		return rc;
-	rc = compress_log(db, &c, err);
+	rc = compress_log(db, NOT_IN_FLIGHT, &c, err);
 	if (!rc) {
 		/* Every row keeps one entry (vanished ones as tombstones). */
 		if (c.nrows < c.nentries)
@@ -492,4 +509,114 @@ int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err)
 	if (rc)
 		dbsync__sql_rollback(db);
 	return rc;
+}
+
+int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
+			     size_t max,
+			     int (*fn)(void *payload, int64_t tid, char op,
+				       const dbsync__value *pk, int64_t pos),
+			     void *payload, int *more, dbsync__error *err)
+{
+	struct compressor c;
+	struct survivor *order;
+	sqlite3_stmt *st;
+	size_t n, k, sent = 0;
+	int rc;
+
+	*more = 0;
+	rc = dbsync__sql_prepare(db,
+				 "SELECT seq, tid, pk, op FROM dbsync_log"
+				 " WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+				 &st, err, "cannot read the operations log");
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, after_seq);
+	sqlite3_bind_int64(st, 2, last_seq);
+	rc = fold_entries(db, st, &c, err);
+	if (rc)
+		return rc;
+	order = survivors(&c, 0, &n);
+	if (!order) {
+		compressor_free(&c);
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
+	for (k = 0; k < n && !rc; k++) {
+		const struct row *r = &c.rows[order[k].row];
+		dbsync__value pk = {(dbsync_type)r->type, r->i, r->f,
+				    (const char *)c.arena + r->off, r->len};
+		if (sent == max) {
+			*more = 1;
+			break;
+		}
+		rc = fn(payload, r->tid, r->state, &pk, r->pos);
+		sent++;
+	}
+	free(order);
+	compressor_free(&c);
+	return rc;
+}
+
+int dbsync__oplog_fold_in_flight(sqlite3 *db,
+				 int (*fn)(void *payload, int64_t tid, char op,
+					   const dbsync__value *pk,
+					   int64_t pos),
+				 void *payload, dbsync__error *err)
+{
+	struct compressor c;
+	struct survivor *order;
+	size_t n, k;
+	int rc = compress_log(db, IN_FLIGHT, &c, err);
+
+	if (rc)
+		return rc;
+	order = survivors(&c, 1, &n);
+	if (!order) {
+		compressor_free(&c);
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
+	for (k = 0; k < n && !rc; k++) {
+		const struct row *r = &c.rows[order[k].row];
+		dbsync__value pk = {(dbsync_type)r->type, r->i, r->f,
+				    (const char *)c.arena + r->off, r->len};
+		rc = fn(payload, r->tid, r->state, &pk, r->pos);
+	}
+	free(order);
+	compressor_free(&c);
+	return rc;
+}
+
+struct dbsync__keyset {
+	struct compressor c;
+};
+
+int dbsync__oplog_pending_keys(sqlite3 *db, dbsync__keyset **out,
+			       dbsync__error *err)
+{
+	dbsync__keyset *set = calloc(1, sizeof(*set));
+	int rc;
+
+	*out = NULL;
+	if (!set)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	rc = compress_log(db, PENDING, &set->c, err);
+	if (rc) {
+		free(set);
+		return rc;
+	}
+	*out = set;
+	return 0;
+}
+
+int dbsync__keyset_has(dbsync__keyset *set, int64_t tid,
+		       const dbsync__value *pk)
+{
+	return row_for(&set->c, tid, pk, 0) != NULL;
+}
+
+void dbsync__keyset_free(dbsync__keyset *set)
+{
+	if (!set)
+		return;
+	compressor_free(&set->c);
+	free(set);
 }

@@ -14,6 +14,7 @@
 
 #include "dbsync/oplist.h"
 #include "error.h"
+#include "value.h"
 
 /* The compressed pending operations in push order, read from one snapshot. */
 int dbsync__oplog_pending(sqlite3 *db, dbsync_oplist **out,
@@ -21,5 +22,38 @@ int dbsync__oplog_pending(sqlite3 *db, dbsync_oplist **out,
 
 /* Rewrite the pending entries in compressed form (one write transaction). */
 int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err);
+
+/*
+ * Fold the log entries with after_seq < seq <= last_seq (all of them, any
+ * version) and hand the survivors, in position order, to `fn`: at most
+ * `max` of them, *more telling whether any were left. `fn` returns 0 to go on or an error code to stop. For the
+ * server, whose log holds every version's entries in seq order.
+ */
+int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
+			     size_t max,
+			     int (*fn)(void *payload, int64_t tid, char op,
+				       const dbsync__value *pk, int64_t pos),
+			     void *payload, int *more, dbsync__error *err);
+
+/*
+ * Fold the in-flight entries (those a push has sent and not yet seen
+ * acknowledged) and hand every row to `fn` in push order: op 'i', 'u', 'd',
+ * or '-' for a row that vanished (i ... d), which push sends as a tombstone
+ * when the row is also missing from the table.
+ */
+int dbsync__oplog_fold_in_flight(sqlite3 *db,
+				 int (*fn)(void *payload, int64_t tid, char op,
+					   const dbsync__value *pk,
+					   int64_t pos),
+				 void *payload, dbsync__error *err);
+
+/* The set of (table, key) with pending entries (in flight included),
+ * for a pull to tell which remote changes meet local ones. */
+typedef struct dbsync__keyset dbsync__keyset;
+int dbsync__oplog_pending_keys(sqlite3 *db, dbsync__keyset **out,
+			       dbsync__error *err);
+int dbsync__keyset_has(dbsync__keyset *set, int64_t tid,
+		       const dbsync__value *pk);
+void dbsync__keyset_free(dbsync__keyset *set);
 
 #endif

@@ -89,6 +89,87 @@ DBSYNC_EXTERN(int) dbsync_client_pending(dbsync_oplist **out,
  */
 DBSYNC_EXTERN(int) dbsync_client_compact(dbsync_client *client);
 
+/* ---- talking to a server --------------------------------------------- */
+
+/*
+ * METHOD. The server this client synchronizes with: an http:// or https://
+ * base URL ("https://sync.example.com"). Kept for the handle's lifetime (not
+ * stored in the database). DBSYNC_INVALID for anything else.
+ */
+DBSYNC_EXTERN(int) dbsync_client_set_server(dbsync_client *client,
+					    const char *url);
+
+/* METHOD. A PEM file of CA certificates to verify the server with (NULL:
+ * the system's). Verification is always on. */
+DBSYNC_EXTERN(int) dbsync_client_set_ca_file(dbsync_client *client,
+					     const char *path);
+
+/* METHOD. Timeouts in milliseconds for connecting and for each whole
+ * request (0 keeps the default: 10 s and 60 s). */
+DBSYNC_EXTERN(int) dbsync_client_set_timeouts(dbsync_client *client,
+					      long connect_ms, long request_ms);
+
+/* METHOD. At most `max_operations` per pull page (0: the server's default;
+ * the server may cap it). Smaller pages mean shorter write transactions. */
+DBSYNC_EXTERN(int) dbsync_client_set_page_size(dbsync_client *client,
+					       int64_t max_operations);
+
+/* METHOD. An extra header sent with every request (e.g. for a proxy).
+ * Names of the protocol's own headers are refused. */
+DBSYNC_EXTERN(int) dbsync_client_add_header(dbsync_client *client,
+					    const char *name,
+					    const char *value);
+
+/*
+ * Progress of a long transfer: bytes moved so far and the total if known
+ * (0 if not), operations applied so far and the total if known. Return 0 to
+ * go on, non-zero to abort (the call then fails with DBSYNC_CALLBACK).
+ */
+typedef int (*dbsync_progress_fn)(uint64_t bytes_done, uint64_t bytes_total,
+				  uint64_t ops_done, uint64_t ops_total,
+				  void *payload);
+DBSYNC_EXTERN(int) dbsync_client_on_progress(dbsync_client *client,
+					     dbsync_progress_fn fn,
+					     void *payload);
+
+/* METHOD. Register with the server (with a token if its policy wants one;
+ * NULL otherwise) and store the node id and secret in the database.
+ * Registering again replaces them. Errors: DBSYNC_REGISTRATION_REFUSED,
+ * DBSYNC_NETWORK, DBSYNC_TLS, DBSYNC_PROTOCOL, DBSYNC_INVALID (no server). */
+DBSYNC_EXTERN(int) dbsync_client_register(dbsync_client *client,
+					  const char *token);
+
+/* METHOD. 1 and the node id in *node_id (may be NULL) when registered, 0
+ * when not, or a negative code. */
+DBSYNC_EXTERN(int) dbsync_client_node_id(dbsync_client *client,
+					 int64_t *node_id);
+
+/* METHOD. 1 and the latest server version this database has fully merged
+ * in *version, 0 if none yet, or a negative code. */
+DBSYNC_EXTERN(int) dbsync_client_latest_version(dbsync_client *client,
+						int64_t *version);
+
+/*
+ * METHOD. Push the pending operations. Exactly once: the push carries an id
+ * that is kept until the server's answer is recorded, so a retry after a
+ * lost answer is recognized. No lock is held during the network exchange.
+ * DBSYNC_PULL_REQUIRED when the server has versions this node has not
+ * merged; DBSYNC_NOT_REGISTERED; transport errors.
+ */
+DBSYNC_EXTERN(int) dbsync_client_push(dbsync_client *client);
+
+/*
+ * METHOD. Fetch and merge every version after the node's, page by page,
+ * each page in one transaction; an interrupted pull resumes where it
+ * stopped. Remote changes to rows with pending local operations are left
+ * to the local side for now (local wins).
+ */
+DBSYNC_EXTERN(int) dbsync_client_pull(dbsync_client *client);
+
+/* METHOD. push; on DBSYNC_PULL_REQUIRED pull and push again (at most
+ * `max_rounds` rounds; 0 means 5). */
+DBSYNC_EXTERN(int) dbsync_client_sync(dbsync_client *client, int max_rounds);
+
 /*
  * The message of the error of the most recent fallible call on this handle,
  * "" if that call succeeded. Borrowed: valid until the next call on the

@@ -1,0 +1,121 @@
+/* client_tables.c - loads the tracked tables and their row statements. */
+#include "client_tables.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "sqlutil.h"
+
+void dbsync__ctables_free(dbsync__ctables *ts)
+{
+	size_t k, j;
+
+	for (k = 0; k < ts->n; k++) {
+		dbsync__ctable *t = &ts->t[k];
+		dbsync__rowsql_finalize(&t->sql);
+		free(t->name);
+		for (j = 0; j < t->ncolumns; j++)
+			free(t->columns[j]);
+		free(t->columns);
+	}
+	free(ts->t);
+	memset(ts, 0, sizeof(*ts));
+}
+
+/* Columns key-first from the registry's description, and statements. */
+static int load_one(sqlite3 *db, dbsync__ctable *t, dbsync__error *err)
+{
+	dbsync__table d;
+	dbsync__rowsql_table rt;
+	int k, rc = dbsync__table_describe(db, t->name, &d, err);
+
+	if (rc)
+		return rc;
+	t->columns = calloc((size_t)d.ncolumns + 1, sizeof(char *));
+	if (!t->columns) {
+		dbsync__table_clear(&d);
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
+	t->columns[t->ncolumns++] = d.pk;
+	d.pk = NULL;
+	for (k = 0; k < d.ncolumns; k++) {
+		t->columns[t->ncolumns++] = d.columns[k];
+		d.columns[k] = NULL;
+	}
+	dbsync__table_clear(&d);
+	rt.name = t->name;
+	rt.pk = t->columns[0];
+	rt.columns = t->columns;
+	rt.ncolumns = t->ncolumns;
+	rt.pk_index = 0;
+	return dbsync__rowsql_prepare(db, &rt, &t->sql, err);
+}
+
+int dbsync__ctables_load(sqlite3 *db, dbsync__ctables *out,
+			 dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = dbsync__sql_prepare(db,
+				 "SELECT tid, name, direction FROM dbsync_tracked"
+				 " WHERE name IN (SELECT name FROM sqlite_schema"
+				 " WHERE type = 'table') ORDER BY tid",
+				 &st, err, "cannot read the tracked tables");
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		dbsync__ctable *p = realloc(out->t, (out->n + 1) * sizeof(*p));
+		if (!p)
+			break;
+		out->t = p;
+		p = &out->t[out->n++];
+		memset(p, 0, sizeof(*p));
+		p->tid = sqlite3_column_int64(st, 0);
+		p->name = strdup((const char *)sqlite3_column_text(st, 1));
+		dbsync__direction_parse((const char *)sqlite3_column_text(st, 2),
+					&p->direction);
+		if (!p->name)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		dbsync__ctables_free(out);
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
+	if (rc != SQLITE_DONE) {
+		dbsync__ctables_free(out);
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read the tracked tables");
+	}
+	for (size_t k = 0; k < out->n; k++) {
+		rc = load_one(db, &out->t[k], err);
+		if (rc) {
+			dbsync__ctables_free(out);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+dbsync__ctable *dbsync__ctables_by_tid(dbsync__ctables *ts, int64_t tid)
+{
+	size_t k;
+
+	for (k = 0; k < ts->n; k++)
+		if (ts->t[k].tid == tid)
+			return &ts->t[k];
+	return NULL;
+}
+
+dbsync__ctable *dbsync__ctables_by_name(dbsync__ctables *ts, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < ts->n; k++)
+		if (sqlite3_stricmp(ts->t[k].name, name) == 0)
+			return &ts->t[k];
+	return NULL;
+}

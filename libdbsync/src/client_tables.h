@@ -1,0 +1,37 @@
+/*
+ * client_tables.h - the client's tracked tables with everything a push or a
+ * pull needs: full column lists and prepared row statements.
+ */
+#ifndef DBSYNC_CLIENT_TABLES_H
+#define DBSYNC_CLIENT_TABLES_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "dbsync/client.h"
+#include "error.h"
+#include "rowsql.h"
+
+typedef struct dbsync__ctable {
+	int64_t tid;
+	char *name;
+	dbsync_direction direction;
+	char **columns; /* the key first, then the rest in table order */
+	size_t ncolumns;
+	dbsync__rowsql sql;
+} dbsync__ctable;
+
+typedef struct dbsync__ctables {
+	dbsync__ctable *t;
+	size_t n;
+} dbsync__ctables;
+
+/* Every tracked table that exists (call inside a transaction). */
+int dbsync__ctables_load(sqlite3 *db, dbsync__ctables *out,
+			 dbsync__error *err);
+void dbsync__ctables_free(dbsync__ctables *ts);
+
+dbsync__ctable *dbsync__ctables_by_tid(dbsync__ctables *ts, int64_t tid);
+dbsync__ctable *dbsync__ctables_by_name(dbsync__ctables *ts, const char *name);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * server_pull.c - POST /v1/pull: one page of the versions after the node's.
+ *
+ * The first page fixes the target version; every page is the compressed
+ * changes of (after, target] positioned after the cursor, with current
+ * rows, bounded in operations and bytes (docs/protocol.md, Pull).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "message.h"
+#include "server.h"
+
+/* Collects one page. Row values are copied: the store's are short-lived. */
+struct page {
+	dbsync_server *s;
+	dbsync__store *store;
+	const dbsync__store_table *tables;
+	size_t ntables;
+	dbsync__pull_resp *resp;
+	size_t ops_cap, vers_cap;
+	size_t max_ops, max_bytes, bytes;
+	int64_t last_pos;
+	int full;
+	dbsync__error *err;
+};
+
+/* Own a copy of a value's bytes (text/blob). */
+static int copy_value(dbsync__value *dst, const dbsync__value *src)
+{
+	char *p;
+
+	*dst = *src;
+	if (src->type != DBSYNC_TYPE_TEXT && src->type != DBSYNC_TYPE_BLOB)
+		return 0;
+	p = malloc(src->len + 1);
+	if (!p)
+		return DBSYNC_NOMEM;
+	if (src->len)
+		memcpy(p, src->p, src->len);
+	p[src->len] = '\0';
+	dst->p = p;
+	return 0;
+}
+
+static size_t value_bytes(const dbsync__value *v)
+{
+	/* JSON grows text a little and base64 grows blobs by a third. */
+	return 12 + (v->type == DBSYNC_TYPE_BLOB ? v->len * 4 / 3 : v->len);
+}
+
+static size_t table_index(const struct page *pg, int64_t tid)
+{
+	size_t k;
+
+	for (k = 0; k < pg->ntables; k++)
+		if (pg->tables[k].tid == tid)
+			return k;
+	return pg->ntables;
+}
+
+static int add_change(void *payload, const dbsync__store_change *c)
+{
+	struct page *pg = payload;
+	dbsync__pull_resp *r = pg->resp;
+	size_t t = table_index(pg, c->tid), k, bytes;
+	const dbsync__value *row = NULL;
+	dbsync__msg_op *op;
+	char kind = c->op;
+	int rc;
+
+	if (t == pg->ntables)
+		return 0; /* a table no longer tracked */
+	if (r->nops >= pg->max_ops || (r->nops && pg->bytes >= pg->max_bytes)) {
+		pg->full = 1;
+		return 1; /* stop: the page is full */
+	}
+	if (kind != 'd') {
+		rc = pg->s->ops->row(pg->store, &pg->tables[t], &c->pk, &row,
+				     pg->err);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			kind = 'd'; /* deleted by a later version */
+	}
+	if (r->nops == pg->ops_cap) {
+		size_t cap = pg->ops_cap ? pg->ops_cap * 2 : 64;
+		dbsync__msg_op *p = realloc(r->ops, cap * sizeof(*p));
+		if (!p)
+			return dbsync__error_set(pg->err, DBSYNC_NOMEM,
+						 "out of memory");
+		r->ops = p;
+		pg->ops_cap = cap;
+	}
+	op = &r->ops[r->nops];
+	memset(op, 0, sizeof(*op));
+	op->table = t;
+	op->op = kind;
+	rc = copy_value(&op->pk, &c->pk);
+	bytes = 40 + value_bytes(&c->pk);
+	if (!rc && kind != 'd') {
+		op->row = calloc(pg->tables[t].ncolumns, sizeof(*op->row));
+		rc = op->row ? 0 : DBSYNC_NOMEM;
+		for (k = 0; !rc && k < pg->tables[t].ncolumns; k++) {
+			rc = copy_value(&op->row[k], &row[k]);
+			op->nrow = k + 1;
+			bytes += value_bytes(&row[k]);
+		}
+	}
+	r->nops++; /* counted even half-built, so clear() frees it */
+	if (rc)
+		return dbsync__error_set(pg->err, DBSYNC_NOMEM, "out of memory");
+	pg->bytes += bytes;
+	pg->last_pos = c->pos;
+	return 0;
+}
+
+static int add_version(void *payload, const dbsync__store_version *v)
+{
+	struct page *pg = payload;
+	dbsync__pull_resp *r = pg->resp;
+	dbsync__msg_version *mv;
+
+	if (r->nversions == pg->vers_cap) {
+		size_t cap = pg->vers_cap ? pg->vers_cap * 2 : 16;
+		dbsync__msg_version *p = realloc(r->versions, cap * sizeof(*p));
+		if (!p)
+			return dbsync__error_set(pg->err, DBSYNC_NOMEM,
+						 "out of memory");
+		r->versions = p;
+		pg->vers_cap = cap;
+	}
+	mv = &r->versions[r->nversions++];
+	memset(mv, 0, sizeof(*mv));
+	mv->id = v->id;
+	mv->has_node = v->has_node;
+	mv->node_id = v->node_id;
+	memcpy(mv->push_id, v->push_id, sizeof(mv->push_id));
+	mv->created = v->created;
+	return 0;
+}
+
+/* The message's table list mirrors the store's (op->table indexes it). */
+static int describe_tables(const dbsync__store_table *t, size_t n,
+			   dbsync__pull_resp *r)
+{
+	size_t k, c;
+
+	r->tables = calloc(n ? n : 1, sizeof(*r->tables));
+	if (!r->tables)
+		return DBSYNC_NOMEM;
+	for (k = 0; k < n; k++) {
+		dbsync__msg_table *m = &r->tables[r->ntables++];
+		m->name = strdup(t[k].name);
+		m->pk = strdup(t[k].pk);
+		m->columns = calloc(t[k].ncolumns, sizeof(char *));
+		if (!m->name || !m->pk || !m->columns)
+			return DBSYNC_NOMEM;
+		for (c = 0; c < t[k].ncolumns; c++) {
+			m->columns[c] = strdup(t[k].columns[c]);
+			if (!m->columns[c])
+				return DBSYNC_NOMEM;
+			m->ncolumns = c + 1;
+		}
+	}
+	return 0;
+}
+
+static int64_t parse_cursor(const char *cursor)
+{
+	char *end;
+	long long v;
+
+	if (!cursor)
+		return 0;
+	v = strtoll(cursor, &end, 10);
+	if (*cursor < '0' || *cursor > '9' || *end || v <= 0)
+		return -1;
+	return (int64_t)v;
+}
+
+static size_t bound(int64_t asked, size_t dflt, size_t max)
+{
+	if (asked <= 0)
+		return dflt;
+	return (uint64_t)asked < max ? (size_t)asked : max;
+}
+
+static int pull_tx(dbsync_server *s, dbsync__store *store,
+		   const dbsync__pull_req *q, dbsync__pull_resp *r,
+		   size_t *sent, dbsync__error *err)
+{
+	dbsync__store_table *t = NULL;
+	struct page pg;
+	int64_t latest = 0, after, cursor = parse_cursor(q->cursor);
+	size_t nt = 0;
+	int rc, more = 0;
+
+	if (cursor < 0)
+		return dbsync__error_set(err, DBSYNC_PROTOCOL,
+					 "cursor: not one this server issued");
+	/* Direct writes become a version before anyone reads. */
+	rc = s->ops->begin(store, 1, err);
+	if (!rc)
+		rc = s->ops->fold_direct_writes(store, (int64_t)time(NULL), err);
+	if (!rc)
+		rc = s->ops->commit(store, err);
+	if (rc) {
+		s->ops->rollback(store);
+		return rc;
+	}
+	/* The rest reads one snapshot. */
+	rc = s->ops->begin(store, 0, err);
+	if (!rc)
+		rc = s->ops->latest_version(store, &latest, err);
+	after = q->has_after ? q->after_version : 0;
+	r->target_version = q->has_target ? q->target_version : latest;
+	if (!rc && after > latest)
+		rc = dbsync__error_set(err, DBSYNC_REPAIR_REQUIRED,
+				       "the node is ahead of the server "
+				       "(version %lld > %lld); repair",
+				       (long long)after, (long long)latest);
+	if (!rc && (r->target_version > latest || r->target_version < after))
+		rc = dbsync__error_set(err, DBSYNC_PROTOCOL,
+				       "target_version: must be between "
+				       "after_version and %lld",
+				       (long long)latest);
+	if (!rc)
+		rc = s->ops->tables(store, &t, &nt, err);
+	if (!rc && describe_tables(t, nt, r))
+		rc = dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	memset(&pg, 0, sizeof(pg));
+	pg.s = s;
+	pg.store = store;
+	pg.tables = t;
+	pg.ntables = nt;
+	pg.resp = r;
+	pg.max_ops = bound(q->max_operations, s->page_ops_default,
+			   s->page_ops_max);
+	pg.max_bytes = bound(q->max_bytes, s->page_bytes_default,
+			     s->page_bytes_max);
+	pg.err = err;
+	/* Versions travel with the first page: the node looks for its own. */
+	if (!rc && !q->cursor)
+		rc = s->ops->versions(store, after, r->target_version,
+				      add_version, &pg, err);
+	if (!rc) {
+		rc = s->ops->changes(store, after, r->target_version, cursor,
+				     pg.max_ops, add_change, &pg, &more, err);
+		if (rc == 1)
+			rc = 0; /* stopped by a full page */
+		more = more || pg.full;
+	}
+	s->ops->rollback(store);
+	if (!rc && more) {
+		char buf[24];
+		snprintf(buf, sizeof(buf), "%lld", (long long)pg.last_pos);
+		r->cursor = strdup(buf);
+		if (!r->cursor)
+			rc = dbsync__error_set(err, DBSYNC_NOMEM,
+					       "out of memory");
+	}
+	*sent = r->nops;
+	dbsync__store_tables_free(t, nt);
+	return rc;
+}
+
+void dbsync__server_pull(dbsync_server *s, dbsync__request *req,
+			 dbsync_response *resp)
+{
+	dbsync__pull_req q;
+	dbsync__pull_resp r;
+	dbsync__error err = {0};
+	dbsync__store *store;
+	size_t sent = 0, len = 0;
+	char *body = NULL;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	memset(&r, 0, sizeof(r));
+	rc = dbsync__server_authenticate(s, req, &err);
+	if (!rc)
+		rc = dbsync__msg_decode_pull(req->body, req->body_len, &q, &err);
+	if (!rc)
+		rc = dbsync__server_store_get(s, &store, &err);
+	if (!rc) {
+		rc = pull_tx(s, store, &q, &r, &sent, &err);
+		dbsync__server_store_put(s, store);
+	}
+	if (!rc && dbsync__msg_encode_pull_resp(&r, &body, &len))
+		rc = dbsync__error_set(&err, DBSYNC_NOMEM, "out of memory");
+	dbsync__pull_req_clear(&q);
+	dbsync__pull_resp_clear(&r);
+	if (rc) {
+		dbsync__respond_failure(resp, &err);
+		return;
+	}
+	atomic_fetch_add(&s->metrics.pulls, 1);
+	atomic_fetch_add(&s->metrics.ops_sent, sent);
+	dbsync__respond_json(resp, 200, body, len);
+}

@@ -1,0 +1,240 @@
+/*
+ * server_push.c - POST /v1/push: apply a node's operations as one version.
+ *
+ * In one write transaction (the store serializes them, so of two pushes on
+ * the same base exactly one is accepted): fold pending direct writes into a
+ * version, answer a retried push with its version, refuse a stale base,
+ * apply inserts/updates parents-first and deletes children-first, and make
+ * one version of what actually changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "message.h"
+#include "server.h"
+
+/* A message table matched to the store's, with its column mapping. */
+struct bound_table {
+	const dbsync__store_table *t;
+	size_t *store_col; /* message column k -> store column */
+};
+
+/* Names are echoed in errors only when they are plain identifiers: a
+ * hostile name is the client's own text, but logs and UIs show messages. */
+static const char *shown(const char *name)
+{
+	size_t k;
+
+	for (k = 0; name[k]; k++)
+		if (!((name[k] >= 'a' && name[k] <= 'z') ||
+		      (name[k] >= 'A' && name[k] <= 'Z') ||
+		      (name[k] >= '0' && name[k] <= '9') || name[k] == '_') ||
+		    k >= 64)
+			return "(a name with unusual characters)";
+	return name;
+}
+
+static const dbsync__store_table *find_table(const dbsync__store_table *t,
+					     size_t n, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (strcasecmp(t[k].name, name) == 0)
+			return &t[k];
+	return NULL;
+}
+
+/* Match every message table to a tracked table with the same columns. */
+static int bind_tables(const dbsync__push_req *p, const dbsync__store_table *t,
+		       size_t nt, struct bound_table *out, dbsync__error *err)
+{
+	size_t k, c, j;
+
+	for (k = 0; k < p->ntables; k++) {
+		const dbsync__msg_table *m = &p->tables[k];
+		const dbsync__store_table *st = find_table(t, nt, m->name);
+
+		if (!st)
+			return dbsync__error_set(err, DBSYNC_SCHEMA,
+						 "table %s is not tracked by "
+						 "the server",
+						 shown(m->name));
+		if (m->ncolumns != st->ncolumns)
+			return dbsync__error_set(err, DBSYNC_SCHEMA,
+						 "table %s has %zu columns on "
+						 "the server, %zu in the push",
+						 shown(st->name), st->ncolumns,
+						 m->ncolumns);
+		out[k].t = st;
+		out[k].store_col = malloc(m->ncolumns * sizeof(size_t) + 1);
+		if (!out[k].store_col)
+			return dbsync__error_set(err, DBSYNC_NOMEM,
+						 "out of memory");
+		for (c = 0; c < m->ncolumns; c++) {
+			for (j = 0; j < st->ncolumns; j++)
+				if (strcasecmp(st->columns[j], m->columns[c]) ==
+				    0)
+					break;
+			if (j == st->ncolumns)
+				return dbsync__error_set(
+					err, DBSYNC_SCHEMA,
+					"table %s has no column %s",
+					shown(st->name), shown(m->columns[c]));
+			out[k].store_col[c] = j;
+		}
+	}
+	return 0;
+}
+
+/* The store-ordered row of an insert/update, checked against its key. */
+static int store_row(const struct bound_table *b, const dbsync__msg_op *op,
+		     dbsync__value *row, dbsync__error *err)
+{
+	size_t c;
+
+	for (c = 0; c < op->nrow; c++)
+		row[b->store_col[c]] = op->row[c];
+	if (!dbsync__value_equal(&row[b->t->pk_index], &op->pk))
+		return dbsync__error_set(err, DBSYNC_PROTOCOL,
+					 "operation on %s: the row's "
+					 "primary key differs from \"pk\"",
+					 shown(b->t->name));
+	return 0;
+}
+
+static int apply_all(dbsync_server *s, dbsync__store *store,
+		     const dbsync__push_req *p, const struct bound_table *b,
+		     const dbsync__store_table *t, size_t nt, size_t *applied,
+		     dbsync__error *err)
+{
+	dbsync__value *row = NULL;
+	size_t k, i, width = 1;
+	int rc = 0;
+
+	for (k = 0; k < nt; k++)
+		if (t[k].ncolumns > width)
+			width = t[k].ncolumns;
+	row = calloc(width, sizeof(*row));
+	if (!row)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	/* Inserts and updates parents-first, in the push's order within a
+	 * table; then deletes children-first. */
+	for (k = 0; k < nt && !rc; k++)
+		for (i = 0; i < p->nops && !rc; i++) {
+			const dbsync__msg_op *op = &p->ops[i];
+			if (b[op->table].t != &t[k] ||
+			    (op->op != 'i' && op->op != 'u'))
+				continue;
+			rc = store_row(&b[op->table], op, row, err);
+			if (!rc)
+				rc = s->ops->apply(store, &t[k], op->op,
+						   &op->pk, row, err);
+			(*applied)++;
+		}
+	for (k = nt; k-- > 0 && !rc;)
+		for (i = p->nops; i-- > 0 && !rc;) {
+			const dbsync__msg_op *op = &p->ops[i];
+			if (b[op->table].t != &t[k] ||
+			    (op->op != 'd' && op->op != 't'))
+				continue;
+			rc = s->ops->apply(store, &t[k], op->op, &op->pk,
+					   NULL, err);
+			(*applied)++;
+		}
+	free(row);
+	return rc;
+}
+
+/* Everything between authentication and the answer, in one transaction. */
+static int push_tx(dbsync_server *s, dbsync__store *store,
+		   const dbsync__request *req, const dbsync__push_req *p,
+		   int64_t *version, size_t *applied, dbsync__error *err)
+{
+	dbsync__store_table *t = NULL;
+	struct bound_table *b = NULL;
+	int64_t latest = 0, mark = 0, now = (int64_t)time(NULL);
+	size_t nt = 0, k;
+	int rc;
+
+	rc = s->ops->begin(store, 1, err);
+	if (rc)
+		return rc;
+	rc = s->ops->fold_direct_writes(store, now, err);
+	if (!rc) {
+		rc = s->ops->find_push(store, req->node_id, p->push_id,
+				       version, err);
+		if (rc == 1) { /* a retry: the first attempt was applied */
+			s->ops->rollback(store);
+			return 0;
+		}
+	}
+	if (!rc)
+		rc = s->ops->latest_version(store, &latest, err);
+	if (!rc && (p->has_base ? p->base_version : 0) != latest)
+		rc = dbsync__error_set(err, DBSYNC_PULL_REQUIRED,
+				       "the server is at version %lld; pull "
+				       "before pushing",
+				       (long long)latest);
+	if (!rc)
+		rc = s->ops->tables(store, &t, &nt, err);
+	if (!rc && p->ntables) {
+		b = calloc(p->ntables, sizeof(*b));
+		rc = b ? bind_tables(p, t, nt, b, err)
+		       : dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
+	if (!rc)
+		rc = s->ops->apply_begin(store, &mark, err);
+	if (!rc)
+		rc = apply_all(s, store, p, b, t, nt, applied, err);
+	if (!rc)
+		rc = s->ops->apply_end(store, mark, req->node_id, p->push_id,
+				       now, version, err);
+	/* Nothing changed (an empty push, or only no-ops): no version. */
+	if (!rc && *version == 0)
+		*version = latest;
+	if (!rc)
+		rc = s->ops->commit(store, err);
+	if (rc)
+		s->ops->rollback(store);
+	for (k = 0; b && k < p->ntables; k++)
+		free(b[k].store_col);
+	free(b);
+	dbsync__store_tables_free(t, nt);
+	return rc;
+}
+
+void dbsync__server_push(dbsync_server *s, dbsync__request *req,
+			 dbsync_response *resp)
+{
+	dbsync__push_req p;
+	dbsync__error err = {0};
+	dbsync__store *store;
+	int64_t version = 0;
+	size_t applied = 0, len = 0;
+	char *body = NULL;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	rc = dbsync__server_authenticate(s, req, &err);
+	if (!rc)
+		rc = dbsync__msg_decode_push(req->body, req->body_len, &p, &err);
+	if (!rc)
+		rc = dbsync__server_store_get(s, &store, &err);
+	if (!rc) {
+		rc = push_tx(s, store, req, &p, &version, &applied, &err);
+		dbsync__server_store_put(s, store);
+	}
+	dbsync__push_req_clear(&p);
+	if (!rc && dbsync__msg_encode_version_resp(version, &body, &len))
+		rc = dbsync__error_set(&err, DBSYNC_NOMEM, "out of memory");
+	if (rc) {
+		dbsync__respond_failure(resp, &err);
+		return;
+	}
+	atomic_fetch_add(&s->metrics.pushes, 1);
+	atomic_fetch_add(&s->metrics.ops_applied, applied);
+	dbsync__respond_json(resp, 200, body, len);
+}

@@ -1,0 +1,133 @@
+/*
+ * store.h - where the server keeps its data, behind one interface.
+ *
+ * No protocol code knows which store it talks to: server.c calls these
+ * functions through a dbsync__store_ops table. store_sqlite.c is the first
+ * implementation; a PostgreSQL store is a second file of the same shape.
+ *
+ * A dbsync__store is one connection, used by one request at a time. Every
+ * call that reads or writes runs inside begin()/commit(); write transactions
+ * are serialized by the store (that is what makes two pushes on the same
+ * base impossible to both accept).
+ */
+#ifndef DBSYNC_STORE_H
+#define DBSYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "value.h"
+
+typedef struct dbsync__store dbsync__store;
+
+/* A tracked table as the server sees it. */
+typedef struct dbsync__store_table {
+	int64_t tid;
+	char *name;
+	char *pk;
+	char **columns; /* all columns, the primary key included, in order */
+	size_t ncolumns;
+	size_t pk_index; /* position of the primary key in columns */
+	char **parents;	 /* tables this one references by foreign key */
+	size_t nparents;
+} dbsync__store_table;
+
+/* One compressed change, as a pull sends it. */
+typedef struct dbsync__store_change {
+	int64_t tid;
+	char op;	  /* 'i', 'u', 'd' */
+	dbsync__value pk; /* borrowed: valid during the callback */
+	int64_t pos;	  /* position (log seq) of the survivor */
+} dbsync__store_change;
+
+typedef struct dbsync__store_version {
+	int64_t id;
+	int has_node;
+	int64_t node_id;
+	char push_id[33];
+	int64_t created;
+} dbsync__store_version;
+
+typedef struct dbsync__store_ops {
+	const char *kind; /* "sqlite" */
+	int (*open)(dbsync__store **out, const char *location,
+		    dbsync__error *err);
+	void (*close)(dbsync__store *s);
+
+	int (*begin)(dbsync__store *s, int write, dbsync__error *err);
+	int (*commit)(dbsync__store *s, dbsync__error *err);
+	void (*rollback)(dbsync__store *s);
+
+	/* Setup (own transaction each). */
+	int (*exec)(dbsync__store *s, const char *sql, dbsync__error *err);
+	int (*track)(dbsync__store *s, const char *table, dbsync__error *err);
+	/* Every tracked table, parents before children. Free with
+	 * dbsync__store_tables_free. */
+	int (*tables)(dbsync__store *s, dbsync__store_table **out, size_t *n,
+		      dbsync__error *err);
+	/* Names of user tables with a single-column primary key. */
+	int (*candidates)(dbsync__store *s, char ***out, size_t *n,
+			  dbsync__error *err);
+
+	/* Nodes and replay protection. */
+	int (*node_create)(dbsync__store *s, const void *secret, size_t len,
+			   int64_t now, int64_t *id, dbsync__error *err);
+	/* DBSYNC_NOT_FOUND for an unknown node; *secret malloc'd. */
+	int (*node_secret)(dbsync__store *s, int64_t id, unsigned char **secret,
+			   size_t *len, dbsync__error *err);
+	/* Record a nonce; DBSYNC_AUTH if this node used it already. Nonces
+	 * older than `oldest` are forgotten. */
+	int (*nonce_use)(dbsync__store *s, int64_t node, const char *nonce,
+			 int64_t now, int64_t oldest, dbsync__error *err);
+
+	/* Versions. */
+	/* Give unversioned direct writes a version of their own (no node). */
+	int (*fold_direct_writes)(dbsync__store *s, int64_t now,
+				  dbsync__error *err);
+	int (*latest_version)(dbsync__store *s, int64_t *version,
+			      dbsync__error *err);
+	/* 1 and the version if (node, push_id) was applied, else 0. */
+	int (*find_push)(dbsync__store *s, int64_t node, const char *push_id,
+			 int64_t *version, dbsync__error *err);
+
+	/* Applying a push: begin marks the log, apply writes rows, end makes
+	 * one version of what changed (*version 0 if nothing did). */
+	int (*apply_begin)(dbsync__store *s, int64_t *mark, dbsync__error *err);
+	/* 'i'/'u' upsert `row` (t->ncolumns values); 'd'/'t' delete if
+	 * present. */
+	int (*apply)(dbsync__store *s, const dbsync__store_table *t, char op,
+		     const dbsync__value *pk, const dbsync__value *row,
+		     dbsync__error *err);
+	int (*apply_end)(dbsync__store *s, int64_t mark, int64_t node,
+			 const char *push_id, int64_t now, int64_t *version,
+			 dbsync__error *err);
+
+	/* Reading for pull: the compressed changes of versions
+	 * (after, target] positioned after `cursor`, in position order, at
+	 * most `max`; `*more` says whether some were left. */
+	int (*changes)(dbsync__store *s, int64_t after, int64_t target,
+		       int64_t cursor, size_t max,
+		       int (*fn)(void *payload, const dbsync__store_change *c),
+		       void *payload, int *more, dbsync__error *err);
+	int (*versions)(dbsync__store *s, int64_t after, int64_t target,
+			int (*fn)(void *payload,
+				  const dbsync__store_version *v),
+			void *payload, dbsync__error *err);
+	/* The current row for `pk` (1), or 0 if there is none; the values
+	 * are valid until the next call on the store. */
+	int (*row)(dbsync__store *s, const dbsync__store_table *t,
+		   const dbsync__value *pk, const dbsync__value **values,
+		   dbsync__error *err);
+} dbsync__store_ops;
+
+/* The store kind for a location ("sqlite:PATH"); NULL if unknown. Sets
+ * *location to the part after the scheme. */
+const dbsync__store_ops *dbsync__store_find(const char *url,
+					    const char **location);
+
+void dbsync__store_tables_free(dbsync__store_table *t, size_t n);
+
+extern const dbsync__store_ops dbsync__store_sqlite;
+
+#endif

@@ -1,0 +1,842 @@
+/*
+ * store_sqlite.c - the embedded server store: one SQLite file.
+ *
+ * The server database is shaped like a client database (dbsync_tracked,
+ * dbsync_log and the same capture triggers, so direct writes by any program
+ * are logged atomically with them) plus versions, nodes and nonces. A
+ * version covers a contiguous range of log entries: versions are made under
+ * the write lock, in log order, so (first_seq, last_seq] ranges never
+ * interleave and a pull reads a plain seq range.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "client_schema.h"
+#include "oplog.h"
+#include "registry.h"
+#include "rowsql.h"
+#include "sqlutil.h"
+#include "store.h"
+
+#define BUSY_TIMEOUT_MS 30000
+
+struct table_stmts {
+	int64_t tid;
+	dbsync__rowsql sql;
+};
+
+struct dbsync__store {
+	sqlite3 *db;
+	struct table_stmts *stmts;
+	size_t nstmts;
+	sqlite3_stmt *row_stmt; /* the statement whose row row() handed out */
+	dbsync__value *row_values;
+	size_t row_cap;
+};
+
+static const char server_schema[] =
+	"CREATE TABLE IF NOT EXISTS dbsync_versions("
+	" id INTEGER PRIMARY KEY,"
+	" node_id INTEGER,"
+	" push_id TEXT,"
+	" created INTEGER NOT NULL,"
+	" first_seq INTEGER NOT NULL,"
+	" last_seq INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS dbsync_versions_push"
+	" ON dbsync_versions(node_id, push_id) WHERE push_id IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS dbsync_nodes("
+	" id INTEGER PRIMARY KEY,"
+	" secret BLOB NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS dbsync_nonces("
+	" node_id INTEGER NOT NULL,"
+	" nonce TEXT NOT NULL,"
+	" ts INTEGER NOT NULL,"
+	" PRIMARY KEY (node_id, nonce)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS dbsync_nonces_ts ON dbsync_nonces(ts);";
+
+static void finalize_stmts(dbsync__store *s)
+{
+	size_t k;
+
+	for (k = 0; k < s->nstmts; k++)
+		dbsync__rowsql_finalize(&s->stmts[k].sql);
+	free(s->stmts);
+	s->stmts = NULL;
+	s->nstmts = 0;
+	s->row_stmt = NULL;
+}
+
+static void sq_close(dbsync__store *s)
+{
+	if (!s)
+		return;
+	finalize_stmts(s);
+	free(s->row_values);
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+static int sq_open(dbsync__store **out, const char *location,
+		   dbsync__error *err)
+{
+	dbsync__store *s;
+	int rc;
+
+	*out = NULL;
+	if (!location || !*location)
+		return dbsync__error_set(err, DBSYNC_INVALID,
+					 "sqlite store needs a path "
+					 "(sqlite:PATH)");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	rc = sqlite3_open_v2(location, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		rc = dbsync__error_sqlite(err, s->db, rc,
+					  "cannot open the store");
+	} else {
+		sqlite3_extended_result_codes(s->db, 1);
+		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+		/* WAL lets pulls read while a push writes. */
+		rc = dbsync__sql_exec(s->db,
+				      "PRAGMA journal_mode = WAL;"
+				      "PRAGMA foreign_keys = ON",
+				      err, "cannot open the store");
+		if (!rc)
+			rc = dbsync__client_schema_ensure(s->db, err);
+		if (!rc)
+			rc = dbsync__sql_exec(s->db, server_schema, err,
+					      "cannot create the server tables");
+		if (!rc)
+			rc = dbsync__capture_refresh(s->db, err);
+	}
+	if (rc) {
+		dbsync__error_prefix(err, location);
+		sq_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+static int sq_begin(dbsync__store *s, int write, dbsync__error *err)
+{
+	return write ? dbsync__sql_begin_write(s->db, err)
+		     : dbsync__sql_begin_read(s->db, err);
+}
+
+static int sq_commit(dbsync__store *s, dbsync__error *err)
+{
+	return dbsync__sql_commit(s->db, err);
+}
+
+static void sq_rollback(dbsync__store *s)
+{
+	dbsync__sql_rollback(s->db);
+}
+
+static int sq_exec(dbsync__store *s, const char *sql, dbsync__error *err)
+{
+	int rc = dbsync__sql_begin_write(s->db, err);
+
+	if (!rc)
+		rc = dbsync__sql_exec(s->db, sql, err, "schema failed");
+	if (!rc)
+		rc = dbsync__sql_commit(s->db, err);
+	if (rc)
+		dbsync__sql_rollback(s->db);
+	finalize_stmts(s); /* the schema may have changed under them */
+	return rc;
+}
+
+static int sq_track(dbsync__store *s, const char *table, dbsync__error *err)
+{
+	dbsync__table t;
+	int64_t tid;
+	int rc = dbsync__sql_begin_write(s->db, err);
+
+	if (rc)
+		return rc;
+	rc = dbsync__table_describe(s->db, table, &t, err);
+	if (!rc) {
+		rc = dbsync__registry_save(s->db, &t, DBSYNC_DIRECTION_BOTH,
+					   &tid, err);
+		if (!rc)
+			rc = dbsync__capture_install(s->db, &t, tid, err);
+		dbsync__table_clear(&t);
+	}
+	if (!rc)
+		rc = dbsync__sql_commit(s->db, err);
+	if (rc)
+		dbsync__sql_rollback(s->db);
+	finalize_stmts(s);
+	return rc;
+}
+
+void dbsync__store_tables_free(dbsync__store_table *t, size_t n)
+{
+	size_t k, j;
+
+	for (k = 0; k < n; k++) {
+		free(t[k].name);
+		free(t[k].pk);
+		for (j = 0; j < t[k].ncolumns; j++)
+			free(t[k].columns[j]);
+		free(t[k].columns);
+		for (j = 0; j < t[k].nparents; j++)
+			free(t[k].parents[j]);
+		free(t[k].parents);
+	}
+	free(t);
+}
+
+static int push_string(char ***list, size_t *n, const char *s)
+{
+	char **p = realloc(*list, (*n + 1) * sizeof(*p));
+
+	if (!p)
+		return DBSYNC_NOMEM;
+	*list = p;
+	p[*n] = strdup(s ? s : "");
+	if (!p[*n])
+		return DBSYNC_NOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* Columns (pk included, in order) and referenced tables of one table. */
+static int describe(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc, nomem = 0;
+
+	rc = dbsync__sql_prepare(db,
+				 "SELECT name, pk FROM pragma_table_info(?1)"
+				 " ORDER BY cid",
+				 &st, err, "cannot read a table's columns");
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *col = (const char *)sqlite3_column_text(st, 0);
+		if (sqlite3_column_int(st, 1) > 0) {
+			t->pk_index = t->ncolumns;
+			t->pk = strdup(col);
+			nomem = !t->pk;
+		}
+		nomem = nomem || push_string(&t->columns, &t->ncolumns, col);
+	}
+	sqlite3_finalize(st);
+	if (nomem)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read a table's columns");
+	if (!t->pk)
+		return dbsync__error_set(err, DBSYNC_SCHEMA,
+					 "tracked table \"%s\" lost its primary "
+					 "key", t->name);
+
+	rc = dbsync__sql_prepare(db,
+				 "SELECT DISTINCT \"table\" FROM"
+				 " pragma_foreign_key_list(?1)"
+				 " WHERE \"table\" <> ?1 COLLATE NOCASE",
+				 &st, err, "cannot read a table's references");
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		nomem = push_string(&t->parents, &t->nparents,
+				    (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (nomem)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read a table's references");
+	return 0;
+}
+
+static int references(const dbsync__store_table *child, const char *parent)
+{
+	size_t k;
+
+	for (k = 0; k < child->nparents; k++)
+		if (sqlite3_stricmp(child->parents[k], parent) == 0)
+			return 1;
+	return 0;
+}
+
+/* Parents before children (Kahn); tables in a cycle keep registry order. */
+static void order_by_references(dbsync__store_table *t, size_t n)
+{
+	size_t done = 0, k, j;
+
+	while (done < n) {
+		size_t pick = n;
+		for (k = done; k < n && pick == n; k++) {
+			int blocked = 0;
+			for (j = done; j < n && !blocked; j++)
+				blocked = j != k && references(&t[k], t[j].name);
+			if (!blocked)
+				pick = k;
+		}
+		if (pick == n)
+			pick = done; /* a cycle: take the oldest */
+		if (pick != done) {
+			dbsync__store_table tmp = t[pick];
+			memmove(&t[done + 1], &t[done],
+				(pick - done) * sizeof(*t));
+			t[done] = tmp;
+		}
+		done++;
+	}
+}
+
+static int sq_tables(dbsync__store *s, dbsync__store_table **out, size_t *n,
+		     dbsync__error *err)
+{
+	dbsync__store_table *list = NULL;
+	sqlite3_stmt *st;
+	size_t count = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = dbsync__sql_prepare(s->db,
+				 "SELECT tid, name FROM dbsync_tracked"
+				 " WHERE name IN (SELECT name FROM sqlite_schema"
+				 " WHERE type = 'table') ORDER BY tid",
+				 &st, err, "cannot read the tracked tables");
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		dbsync__store_table *p =
+			realloc(list, (count + 1) * sizeof(*p));
+		if (!p) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		list = p;
+		memset(&list[count], 0, sizeof(*list));
+		list[count].tid = sqlite3_column_int64(st, 0);
+		list[count].name =
+			strdup((const char *)sqlite3_column_text(st, 1));
+		if (!list[count++].name) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE) {
+		size_t k;
+		rc = 0;
+		for (k = 0; k < count && !rc; k++)
+			rc = describe(s->db, &list[k], err);
+	} else if (rc == SQLITE_NOMEM) {
+		rc = dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	} else {
+		rc = dbsync__error_sqlite(err, s->db, rc,
+					  "cannot read the tracked tables");
+	}
+	if (rc) {
+		dbsync__store_tables_free(list, count);
+		return rc;
+	}
+	order_by_references(list, count);
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+static int sq_candidates(dbsync__store *s, char ***out, size_t *n,
+			 dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc, nomem = 0;
+
+	*out = NULL;
+	*n = 0;
+	rc = dbsync__sql_prepare(
+		s->db,
+		"SELECT m.name FROM sqlite_schema m"
+		" WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+		" AND m.name NOT LIKE 'dbsync\\_%' ESCAPE '\\'"
+		" AND m.sql NOT LIKE 'CREATE VIRTUAL%'"
+		" AND (SELECT count(*) FROM pragma_table_info(m.name)"
+		"      WHERE pk > 0) = 1"
+		" ORDER BY m.name",
+		&st, err, "cannot list the tables");
+	if (rc)
+		return rc;
+	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		nomem = push_string(out, n,
+				    (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (nomem || rc != SQLITE_DONE) {
+		size_t k;
+		for (k = 0; k < *n; k++)
+			free((*out)[k]);
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return nomem ? dbsync__error_set(err, DBSYNC_NOMEM,
+						 "out of memory")
+			     : dbsync__error_sqlite(err, s->db, rc,
+						    "cannot list the tables");
+	}
+	return 0;
+}
+
+/* Run a statement that returns at most one integer; *found says if it did. */
+static int query_int(sqlite3 *db, const char *sql, const int64_t *args,
+		     int nargs, int64_t *value, int *found, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc, k;
+
+	rc = dbsync__sql_prepare(db, sql, &st, err, "store query failed");
+	if (rc)
+		return rc;
+	for (k = 0; k < nargs; k++)
+		sqlite3_bind_int64(st, k + 1, args[k]);
+	rc = sqlite3_step(st);
+	if (found)
+		*found = rc == SQLITE_ROW &&
+			 sqlite3_column_type(st, 0) != SQLITE_NULL;
+	if (rc == SQLITE_ROW && value)
+		*value = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc, "store query failed");
+	return 0;
+}
+
+static int sq_node_create(dbsync__store *s, const void *secret, size_t len,
+			  int64_t now, int64_t *id, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = dbsync__sql_prepare(s->db,
+				 "INSERT INTO dbsync_nodes(secret, created)"
+				 " VALUES (?1, ?2)",
+				 &st, err, "cannot register the node");
+	if (rc)
+		return rc;
+	sqlite3_bind_blob(st, 1, secret, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, s->db, rc,
+					    "cannot register the node");
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static int sq_node_secret(dbsync__store *s, int64_t id, unsigned char **secret,
+			  size_t *len, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*secret = NULL;
+	rc = dbsync__sql_prepare(s->db,
+				 "SELECT secret FROM dbsync_nodes WHERE id = ?1",
+				 &st, err, "cannot read the node");
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(st, 0);
+		*secret = malloc(*len ? *len : 1);
+		if (*secret)
+			memcpy(*secret, sqlite3_column_blob(st, 0), *len);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return dbsync__error_set(err, DBSYNC_NOT_FOUND, "unknown node");
+	if (rc != SQLITE_ROW)
+		return dbsync__error_sqlite(err, s->db, rc,
+					    "cannot read the node");
+	if (!*secret)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	return 0;
+}
+
+static int sq_nonce_use(dbsync__store *s, int64_t node, const char *nonce,
+			int64_t now, int64_t oldest, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = dbsync__sql_prepare(s->db,
+				 "DELETE FROM dbsync_nonces WHERE ts < ?1",
+				 &st, err, "cannot record the nonce");
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, oldest);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, s->db, rc,
+					    "cannot record the nonce");
+	rc = dbsync__sql_prepare(s->db,
+				 "INSERT INTO dbsync_nonces(node_id, nonce, ts)"
+				 " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+				 &st, err, "cannot record the nonce");
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, node);
+	sqlite3_bind_text(st, 2, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, s->db, rc,
+					    "cannot record the nonce");
+	if (sqlite3_changes(s->db) == 0)
+		return dbsync__error_set(err, DBSYNC_AUTH,
+					 "request signature rejected");
+	return 0;
+}
+
+static int last_versioned_seq(sqlite3 *db, int64_t *seq, dbsync__error *err)
+{
+	*seq = 0;
+	return query_int(db, "SELECT max(last_seq) FROM dbsync_versions", NULL,
+			 0, seq, NULL, err);
+}
+
+static int max_seq(sqlite3 *db, int64_t *seq, dbsync__error *err)
+{
+	*seq = 0;
+	return query_int(db, "SELECT max(seq) FROM dbsync_log", NULL, 0, seq,
+			 NULL, err);
+}
+
+/* Make a version of the log entries above `first_after`, if any. */
+static int make_version(sqlite3 *db, int64_t first_after, int has_node,
+			int64_t node, const char *push_id, int64_t now,
+			int64_t *version, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int64_t last;
+	int rc;
+
+	*version = 0;
+	rc = max_seq(db, &last, err);
+	if (rc || last <= first_after)
+		return rc;
+	rc = dbsync__sql_prepare(db,
+				 "INSERT INTO dbsync_versions(node_id, push_id,"
+				 " created, first_seq, last_seq)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5)",
+				 &st, err, "cannot record the version");
+	if (rc)
+		return rc;
+	if (has_node)
+		sqlite3_bind_int64(st, 1, node);
+	if (push_id)
+		sqlite3_bind_text(st, 2, push_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, first_after + 1);
+	sqlite3_bind_int64(st, 5, last);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot record the version");
+	*version = sqlite3_last_insert_rowid(db);
+	return 0;
+}
+
+static int sq_fold_direct_writes(dbsync__store *s, int64_t now,
+				 dbsync__error *err)
+{
+	int64_t after, version;
+	int rc = last_versioned_seq(s->db, &after, err);
+
+	if (!rc)
+		rc = make_version(s->db, after, 0, 0, NULL, now, &version, err);
+	return rc;
+}
+
+static int sq_latest_version(dbsync__store *s, int64_t *version,
+			     dbsync__error *err)
+{
+	*version = 0;
+	return query_int(s->db, "SELECT max(id) FROM dbsync_versions", NULL, 0,
+			 version, NULL, err);
+}
+
+static int sq_find_push(dbsync__store *s, int64_t node, const char *push_id,
+			int64_t *version, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc, found;
+
+	rc = dbsync__sql_prepare(s->db,
+				 "SELECT id FROM dbsync_versions"
+				 " WHERE node_id = ?1 AND push_id = ?2",
+				 &st, err, "cannot look up the push");
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, node);
+	sqlite3_bind_text(st, 2, push_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	found = rc == SQLITE_ROW;
+	if (found)
+		*version = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, s->db, rc,
+					    "cannot look up the push");
+	return found;
+}
+
+static int sq_apply_begin(dbsync__store *s, int64_t *mark, dbsync__error *err)
+{
+	/* Foreign keys are checked at commit, so rows of a self-referencing
+	 * table may arrive children-first (SQLite resets this at commit). */
+	int rc = dbsync__sql_exec(s->db, "PRAGMA defer_foreign_keys = ON", err,
+				  "cannot apply the push");
+	return rc ? rc : max_seq(s->db, mark, err);
+}
+
+static int sq_apply_end(dbsync__store *s, int64_t mark, int64_t node,
+			const char *push_id, int64_t now, int64_t *version,
+			dbsync__error *err)
+{
+	return make_version(s->db, mark, 1, node, push_id, now, version, err);
+}
+
+static int table_stmts(dbsync__store *s, const dbsync__store_table *t,
+		       struct table_stmts **out, dbsync__error *err)
+{
+	struct table_stmts *p;
+	size_t k;
+	int rc;
+
+	for (k = 0; k < s->nstmts; k++)
+		if (s->stmts[k].tid == t->tid) {
+			*out = &s->stmts[k];
+			return 0;
+		}
+	p = realloc(s->stmts, (s->nstmts + 1) * sizeof(*p));
+	if (!p)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	s->stmts = p;
+	p = &s->stmts[s->nstmts];
+	memset(p, 0, sizeof(*p));
+	p->tid = t->tid;
+	{
+		dbsync__rowsql_table rt = {t->name, t->pk, t->columns,
+					   t->ncolumns, t->pk_index};
+		rc = dbsync__rowsql_prepare(s->db, &rt, &p->sql, err);
+	}
+	if (rc) {
+		dbsync__rowsql_finalize(&p->sql);
+		return rc;
+	}
+	s->nstmts++;
+	*out = p;
+	return 0;
+}
+
+static int sq_apply(dbsync__store *s, const dbsync__store_table *t, char op,
+		    const dbsync__value *pk, const dbsync__value *row,
+		    dbsync__error *err)
+{
+	struct table_stmts *ts;
+	sqlite3_stmt *st;
+	size_t k;
+	int rc = table_stmts(s, t, &ts, err);
+
+	if (rc)
+		return rc;
+	if (s->row_stmt) {
+		sqlite3_reset(s->row_stmt);
+		s->row_stmt = NULL;
+	}
+	if (op == 'i' || op == 'u') {
+		st = ts->sql.upsert;
+		for (k = 0; k < t->ncolumns; k++)
+			dbsync__sql_bind_value(st, (int)k + 1, &row[k]);
+	} else {
+		st = ts->sql.del;
+		dbsync__sql_bind_value(st, 1, pk);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return dbsync__error_set(err, DBSYNC_CONFLICT,
+					 "operation on \"%s\" violates a "
+					 "constraint: %s",
+					 t->name, sqlite3_errmsg(s->db));
+	return dbsync__error_sqlite(err, s->db, rc, "cannot apply the push");
+}
+
+static int sq_row(dbsync__store *s, const dbsync__store_table *t,
+		  const dbsync__value *pk, const dbsync__value **values,
+		  dbsync__error *err)
+{
+	struct table_stmts *ts;
+	size_t k;
+	int rc = table_stmts(s, t, &ts, err);
+
+	if (rc)
+		return rc;
+	if (s->row_stmt)
+		sqlite3_reset(s->row_stmt);
+	s->row_stmt = NULL;
+	if (t->ncolumns > s->row_cap) {
+		dbsync__value *p = realloc(s->row_values,
+					   t->ncolumns * sizeof(*p));
+		if (!p)
+			return dbsync__error_set(err, DBSYNC_NOMEM,
+						 "out of memory");
+		s->row_values = p;
+		s->row_cap = t->ncolumns;
+	}
+	dbsync__sql_bind_value(ts->sql.select, 1, pk);
+	rc = sqlite3_step(ts->sql.select);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(ts->sql.select);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = dbsync__error_sqlite(err, s->db, rc, "cannot read a row");
+		sqlite3_reset(ts->sql.select);
+		return rc;
+	}
+	for (k = 0; k < t->ncolumns; k++)
+		dbsync__sql_column_value(ts->sql.select, (int)k, &s->row_values[k]);
+	/* The values point into the statement's row: keep it until the
+	 * next call. */
+	s->row_stmt = ts->sql.select;
+	*values = s->row_values;
+	return 1;
+}
+
+/* last_seq of the newest version at or below `version` (0 if none). */
+static int seq_of_version(sqlite3 *db, int64_t version, int64_t *seq,
+			  dbsync__error *err)
+{
+	*seq = 0;
+	return query_int(db,
+			 "SELECT last_seq FROM dbsync_versions WHERE id <= ?1"
+			 " ORDER BY id DESC LIMIT 1",
+			 &version, 1, seq, NULL, err);
+}
+
+struct changes_ctx {
+	int (*fn)(void *payload, const dbsync__store_change *c);
+	void *payload;
+};
+
+static int forward_change(void *payload, int64_t tid, char op,
+			  const dbsync__value *pk, int64_t pos)
+{
+	struct changes_ctx *ctx = payload;
+	dbsync__store_change c = {tid, op, *pk, pos};
+
+	return ctx->fn(ctx->payload, &c);
+}
+
+static int sq_changes(dbsync__store *s, int64_t after, int64_t target,
+		      int64_t cursor, size_t max,
+		      int (*fn)(void *payload, const dbsync__store_change *c),
+		      void *payload, int *more, dbsync__error *err)
+{
+	struct changes_ctx ctx = {fn, payload};
+	int64_t lo = 0, hi = 0;
+	int rc = 0;
+
+	*more = 0;
+	if (after > 0)
+		rc = seq_of_version(s->db, after, &lo, err);
+	if (!rc)
+		rc = seq_of_version(s->db, target, &hi, err);
+	if (rc)
+		return rc;
+	if (cursor > lo)
+		lo = cursor;
+	return dbsync__oplog_fold_range(s->db, lo, hi, max, forward_change,
+					&ctx, more, err);
+}
+
+static int sq_versions(dbsync__store *s, int64_t after, int64_t target,
+		       int (*fn)(void *payload, const dbsync__store_version *v),
+		       void *payload, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	rc = dbsync__sql_prepare(s->db,
+				 "SELECT id, node_id, push_id, created"
+				 " FROM dbsync_versions"
+				 " WHERE id > ?1 AND id <= ?2 ORDER BY id",
+				 &st, err, "cannot read the versions");
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, target);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		dbsync__store_version v;
+		const unsigned char *push = sqlite3_column_text(st, 2);
+
+		memset(&v, 0, sizeof(v));
+		v.id = sqlite3_column_int64(st, 0);
+		v.has_node = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		v.node_id = sqlite3_column_int64(st, 1);
+		if (push)
+			snprintf(v.push_id, sizeof(v.push_id), "%s",
+				 (const char *)push);
+		v.created = sqlite3_column_int64(st, 3);
+		stop = fn(payload, &v);
+	}
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, s->db, rc,
+					    "cannot read the versions");
+	return 0;
+}
+
+const dbsync__store_ops dbsync__store_sqlite = {
+	.kind = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.exec = sq_exec,
+	.track = sq_track,
+	.tables = sq_tables,
+	.candidates = sq_candidates,
+	.node_create = sq_node_create,
+	.node_secret = sq_node_secret,
+	.nonce_use = sq_nonce_use,
+	.fold_direct_writes = sq_fold_direct_writes,
+	.latest_version = sq_latest_version,
+	.find_push = sq_find_push,
+	.apply_begin = sq_apply_begin,
+	.apply = sq_apply,
+	.apply_end = sq_apply_end,
+	.changes = sq_changes,
+	.versions = sq_versions,
+	.row = sq_row,
+};

@@ -1,0 +1,385 @@
+/*
+ * sync_test.c - clients and a real dbsyncd on a loopback port: register,
+ * push, pull and sync end to end, exactly-once pushes, concurrent writers,
+ * a pull killed and resumed, direct writes on the server.
+ */
+#include "harness.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS city(id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS person(id INTEGER PRIMARY KEY, name TEXT,"
+	" city_id INTEGER REFERENCES city(id));";
+
+static const char *const open_args[] = {"--track", "city,person",
+					"--registration", "open", NULL};
+
+/* A registered client on a new database with the same schema. */
+static dbsync_client *client(const th_server *srv, const char *name)
+{
+	const char *path = th_fmt("%s.db", th_path(name));
+	sqlite3 *db = th_db_open(path);
+	dbsync_client *c;
+
+	th_exec(db, schema);
+	th_db_close(db);
+	c = th_client_open(path);
+	ASSERT_OK(dbsync_client_set_server(c, srv->url));
+	ASSERT_OK(dbsync_client_track(c, "city", DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_track(c, "person", DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_register(c, NULL));
+	return c;
+}
+
+static void exec_on(dbsync_client *c, const char *sql)
+{
+	sqlite3 *db = th_db_open(dbsync_client_path(c));
+
+	th_exec(db, sql);
+	th_db_close(db);
+}
+
+/* Every row of both tables as one string, to compare databases. */
+static char *contents(const char *path)
+{
+	sqlite3 *db = th_db_open(path);
+	char *s = th_query_text(
+		db, "SELECT coalesce((SELECT group_concat(id || ':' || name, ',')"
+		    " FROM (SELECT * FROM city ORDER BY id)), '') || ' | ' ||"
+		    " coalesce((SELECT group_concat(id || ':' || name || ':' ||"
+		    " coalesce(city_id, '-'), ',') FROM (SELECT * FROM person"
+		    " ORDER BY id)), '')");
+	th_db_close(db);
+	return s;
+}
+
+static int64_t latest(dbsync_client *c)
+{
+	int64_t v = -1;
+
+	ASSERT_EQ_INT(dbsync_client_latest_version(c, &v), 1);
+	return v;
+}
+
+TEST(three_clients_converge)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	dbsync_client *a = client(srv, "a"), *b = client(srv, "b"),
+		      *c = client(srv, "c");
+	char *want;
+
+	exec_on(a, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen');"
+		   "INSERT INTO person VALUES (10, 'Ada', 1), (11, 'Bo', 2)");
+	ASSERT_OK(dbsync_client_push(a));
+	exec_on(b, "INSERT INTO city VALUES (3, 'Turku');"
+		   "INSERT INTO person VALUES (12, 'Cy', 3)");
+	/* b has not seen a's version: a bare push is refused... */
+	ASSERT_CODE(dbsync_client_push(b), DBSYNC_PULL_REQUIRED);
+	ASSERT_GOOD_MESSAGE(dbsync_client_error_message(b));
+	/* ...and sync merges, then pushes. */
+	ASSERT_OK(dbsync_client_sync(b, 0));
+	ASSERT_OK(dbsync_client_pull(c));
+	exec_on(c, "UPDATE city SET name = 'Åbo' WHERE id = 3;"
+		   "DELETE FROM person WHERE id = 11;"
+		   "UPDATE person SET city_id = 3 WHERE id = 10");
+	ASSERT_OK(dbsync_client_sync(c, 0));
+	ASSERT_OK(dbsync_client_sync(a, 0)); /* Bo left Bergen on c */
+	exec_on(a, "DELETE FROM city WHERE id = 2");
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_OK(dbsync_client_sync(b, 0));
+	ASSERT_OK(dbsync_client_sync(c, 0));
+	ASSERT_OK(dbsync_client_sync(a, 0));
+
+	want = contents(srv->store);
+	ASSERT_EQ_STR(want, "1:Oslo,3:Åbo | 10:Ada:3,12:Cy:3");
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), want);
+	ASSERT_EQ_STR(contents(dbsync_client_path(b)), want);
+	ASSERT_EQ_STR(contents(dbsync_client_path(c)), want);
+	ASSERT_EQ_INT(latest(a), latest(b));
+	ASSERT_EQ_INT(latest(b), latest(c));
+	ASSERT_EQ_STR(th_pending_str(a), "");
+	ASSERT_EQ_INT(th_server_stop(srv), 0);
+}
+
+/* Abort the transfer once the answer starts to arrive (more bytes have
+ * moved than the request had): the server has applied the push, the
+ * client never learns its version. */
+static int lose_answer(uint64_t bytes_done, uint64_t bytes_total,
+		       uint64_t ops_done, uint64_t ops_total, void *payload)
+{
+	uint64_t *request_bytes = payload;
+
+	(void)bytes_total;
+	(void)ops_done;
+	(void)ops_total;
+	if (*request_bytes == 0 && bytes_total > 0)
+		*request_bytes = bytes_total; /* the upload's size */
+	return *request_bytes && bytes_done > *request_bytes;
+}
+
+static void push_losing_the_answer(dbsync_client *c, uint64_t *threshold)
+{
+	*threshold = 0;
+	ASSERT_OK(dbsync_client_on_progress(c, lose_answer, threshold));
+	ASSERT_CODE(dbsync_client_push(c), DBSYNC_CALLBACK);
+	ASSERT_OK(dbsync_client_on_progress(c, NULL, NULL));
+}
+
+TEST(lost_push_answer_then_retry_creates_no_duplicate)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	dbsync_client *a = client(srv, "a");
+	sqlite3 *sdb;
+	uint64_t threshold;
+
+	exec_on(a, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen')");
+	push_losing_the_answer(a, &threshold);
+	sdb = th_db_open(srv->store);
+	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 2);
+	/* Still pending here: the client does not know. A write meanwhile
+	 * rides with the next push. */
+	exec_on(a, "INSERT INTO city VALUES (3, 'Turku')");
+	ASSERT_OK(dbsync_client_push(a)); /* retry: recognized */
+	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM dbsync_versions"),
+		      1);
+	ASSERT_OK(dbsync_client_push(a)); /* the new write */
+	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 3);
+	ASSERT_EQ_STR(th_pending_str(a), "");
+	ASSERT_EQ_INT(latest(a), 2);
+	th_db_close(sdb);
+}
+
+TEST(lost_push_answer_then_pull_recognizes_own_version)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	dbsync_client *a = client(srv, "a"), *b = client(srv, "b");
+	uint64_t threshold;
+
+	exec_on(a, "INSERT INTO city VALUES (1, 'Oslo')");
+	push_losing_the_answer(a, &threshold);
+	exec_on(b, "INSERT INTO city VALUES (2, 'Bergen')");
+	ASSERT_OK(dbsync_client_sync(b, 0));
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_EQ_STR(th_pending_str(a), "");
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(srv->store));
+	ASSERT_EQ_INT(latest(a), 2);
+}
+
+TEST(empty_push_succeeds)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	dbsync_client *a = client(srv, "a");
+
+	ASSERT_OK(dbsync_client_push(a));
+	ASSERT_OK(dbsync_client_sync(a, 0));
+}
+
+struct pusher {
+	dbsync_client *c;
+	int rc;
+};
+
+static void *push_thread(void *arg)
+{
+	struct pusher *p = arg;
+
+	p->rc = dbsync_client_push(p->c);
+	return NULL;
+}
+
+TEST(two_concurrent_pushes_on_one_base_one_wins)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	struct pusher p[2];
+	pthread_t t[2];
+	int k, accepted = 0, refused = 0;
+
+	p[0].c = client(srv, "a");
+	p[1].c = client(srv, "b");
+	exec_on(p[0].c, "INSERT INTO city VALUES (1, 'Oslo')");
+	exec_on(p[1].c, "INSERT INTO city VALUES (2, 'Bergen')");
+	for (k = 0; k < 2; k++)
+		ASSERT_EQ_INT(pthread_create(&t[k], NULL, push_thread, &p[k]),
+			      0);
+	for (k = 0; k < 2; k++) {
+		pthread_join(t[k], NULL);
+		accepted += p[k].rc == DBSYNC_OK;
+		refused += p[k].rc == DBSYNC_PULL_REQUIRED;
+	}
+	ASSERT_EQ_INT(accepted, 1);
+	ASSERT_EQ_INT(refused, 1);
+	for (k = 0; k < 2; k++)
+		ASSERT_OK(dbsync_client_sync(p[k].c, 0));
+	ASSERT_OK(dbsync_client_sync(p[0].c, 0));
+	ASSERT_EQ_STR(contents(dbsync_client_path(p[0].c)),
+		      contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(p[1].c)),
+		      contents(srv->store));
+}
+
+struct writer {
+	const char *path;
+	volatile int stop;
+	int written;
+};
+
+static void *write_thread(void *arg)
+{
+	struct writer *w = arg;
+	sqlite3 *db;
+	int id = 1000;
+
+	if (sqlite3_open(w->path, &db) != SQLITE_OK)
+		return NULL;
+	sqlite3_busy_timeout(db, 10000);
+	while (!w->stop) {
+		char sql[96];
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO city VALUES (%d, 'w%d')", id, id);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK) {
+			w->written++;
+			id++;
+		}
+		nanosleep(&(struct timespec){0, 500000L}, NULL);
+	}
+	sqlite3_close(db);
+	return NULL;
+}
+
+TEST(writes_during_sync_reach_the_server_later)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	dbsync_client *a = client(srv, "a");
+	struct writer w = {dbsync_client_path(a), 0, 0};
+	sqlite3 *sdb;
+	pthread_t t;
+	int k;
+
+	ASSERT_EQ_INT(pthread_create(&t, NULL, write_thread, &w), 0);
+	for (k = 0; k < 20; k++)
+		ASSERT_OK(dbsync_client_sync(a, 0));
+	w.stop = 1;
+	pthread_join(t, NULL);
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_GT_INT(w.written, 0);
+	sdb = th_db_open(srv->store);
+	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"),
+		      w.written);
+	th_db_close(sdb);
+	ASSERT_EQ_STR(th_pending_str(a), "");
+}
+
+TEST(direct_server_writes_reach_every_client)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	dbsync_client *a = client(srv, "a"), *b = client(srv, "b");
+	sqlite3 *sdb = th_db_open(srv->store);
+
+	th_exec(sdb, "INSERT INTO city VALUES (5, 'Direct')");
+	th_exec(sdb, "BEGIN; INSERT INTO city VALUES (6, 'Rolled'); ROLLBACK");
+	th_db_close(sdb);
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_OK(dbsync_client_sync(b, 0));
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), "5:Direct | ");
+	ASSERT_EQ_STR(contents(dbsync_client_path(b)), "5:Direct | ");
+}
+
+/* ---- a pull killed mid-way ------------------------------------------ */
+
+static int count_pages(uint64_t bytes_done, uint64_t bytes_total,
+		       uint64_t ops_done, uint64_t ops_total, void *payload)
+{
+	(void)bytes_total;
+	(void)ops_total;
+	/* Called per transfer too (ops 0): only pages count. */
+	if (ops_done && bytes_done == 0) {
+		int fd = *(int *)payload;
+		char c = 'p';
+		if (write(fd, &c, 1) != 1)
+			return 1;
+	}
+	return 0;
+}
+
+static int64_t ops_sent_metric(const th_server *srv)
+{
+	const char *argv[] = {"curl", "-s", "-o", th_path("metrics.txt"),
+			      th_fmt("%s/metrics", srv->url), NULL};
+	char *text, *p;
+
+	ASSERT_EQ_INT(th_run(argv), 0);
+	text = th_read_file(th_path("metrics.txt"), NULL);
+	p = strstr(text, "\ndbsync_ops_sent_total ");
+	ASSERT_NOT_NULL(p);
+	return atoll(p + strlen("\ndbsync_ops_sent_total "));
+}
+
+TEST(pull_killed_mid_way_resumes_without_refetching)
+{
+	th_server *srv = th_server_start("server", schema, open_args);
+	dbsync_client *a = client(srv, "a");
+	sqlite3 *sdb = th_db_open(srv->store);
+	int fds[2], status, pages = 0;
+	int64_t sent_before_kill, sent_total;
+	pid_t pid;
+	char c;
+
+	th_exec(sdb, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+		     " FROM r WHERE i < 100000) INSERT INTO city SELECT i,"
+		     " 'city ' || i FROM r");
+	th_db_close(sdb);
+	ASSERT_OK(dbsync_client_set_page_size(a, 1000));
+	ASSERT_EQ_INT(pipe(fds), 0);
+	fflush(stdout);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		/* The child pulls with its own handle and reports pages. */
+		dbsync_client *cc;
+		close(fds[0]);
+		if (dbsync_client_open(&cc, dbsync_client_path(a)) ||
+		    dbsync_client_set_server(cc, srv->url) ||
+		    dbsync_client_set_page_size(cc, 1000) ||
+		    dbsync_client_on_progress(cc, count_pages, &fds[1]))
+			_exit(3);
+		dbsync_client_pull(cc);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (pages < 30 && read(fds[0], &c, 1) == 1)
+		pages++;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(fds[0]);
+	ASSERT_EQ_INT(pages, 30);
+	sent_before_kill = ops_sent_metric(srv);
+	ASSERT_LT_INT(sent_before_kill, 100000);
+
+	ASSERT_OK(dbsync_client_pull(a));
+	sent_total = ops_sent_metric(srv);
+	/* At most the page in flight at the kill travels twice. */
+	ASSERT_LE_INT(sent_total, 100000 + 1000);
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(srv->store));
+	ASSERT_EQ_STR(th_pending_str(a), "");
+}
+
+static const th_case cases[] = {
+	CASE(three_clients_converge),
+	CASE(lost_push_answer_then_retry_creates_no_duplicate),
+	CASE(lost_push_answer_then_pull_recognizes_own_version),
+	CASE(empty_push_succeeds),
+	CASE(two_concurrent_pushes_on_one_base_one_wins),
+	CASE(writes_during_sync_reach_the_server_later),
+	CASE(direct_server_writes_reach_every_client),
+	CASE(pull_killed_mid_way_resumes_without_refetching),
+};
+TH_MAIN(cases)
