@@ -512,6 +512,82 @@ TEST(push_of_unknown_table_or_column_is_422_and_changes_nothing)
 	dbsync_server_free(s);
 }
 
+/* ---- hooks -------------------------------------------------------------- */
+
+struct hook_log {
+	int before, after;
+	int64_t veto_node, last_version;
+	size_t last_ops;
+};
+
+static int before_push(int64_t node, int64_t version, size_t ops,
+		       char *reason, size_t size, void *payload)
+{
+	struct hook_log *h = payload;
+
+	(void)version;
+	(void)ops;
+	h->before++;
+	if (node == h->veto_node) {
+		snprintf(reason, size, "node %lld is read-only today",
+			 (long long)node);
+		return DBSYNC_PUSH_REJECTED;
+	}
+	return 0;
+}
+
+static int after_push(int64_t node, int64_t version, size_t ops,
+		      char *reason, size_t size, void *payload)
+{
+	struct hook_log *h = payload;
+
+	(void)node;
+	(void)reason;
+	(void)size;
+	h->after++;
+	h->last_version = version;
+	h->last_ops = ops;
+	return 0;
+}
+
+TEST(push_hooks_veto_and_observe)
+{
+	dbsync_server *s = server_with_tables("open");
+	struct node a = register_node(s, "{\"protocol\":1}");
+	struct node b = register_node(s, "{\"protocol\":1}");
+	struct hook_log h = {0};
+	sqlite3 *db = server_db();
+	dbsync_response *r;
+
+	h.veto_node = b.id;
+	ASSERT_OK(dbsync_server_on_push(s, before_push, after_push, &h));
+	r = signed_call(s, &b, "/v1/push", push_two_cities);
+	ASSERT_STATUS(r, 422);
+	ASSERT_EQ_INT(error_code(r), DBSYNC_PUSH_REJECTED);
+	ASSERT(th_contains(body_of(r), "read-only today"));
+	dbsync_response_free(r);
+	ASSERT_EQ_INT(th_query_int(db, "SELECT count(*) FROM city"), 0);
+	ASSERT_EQ_INT(h.after, 0);
+
+	r = signed_call(s, &a, "/v1/push", push_two_cities);
+	ASSERT_EQ_INT(pushed_version(r), 1);
+	dbsync_response_free(r);
+	ASSERT_EQ_INT(h.before, 2);
+	ASSERT_EQ_INT(h.after, 1);
+	ASSERT_EQ_INT(h.last_version, 1);
+	ASSERT_EQ_INT(h.last_ops, 3);
+	/* A retry is not a new push: no hook runs again. */
+	r = signed_call(s, &a, "/v1/push", push_two_cities);
+	ASSERT_EQ_INT(pushed_version(r), 1);
+	dbsync_response_free(r);
+	ASSERT_EQ_INT(h.after, 1);
+	ASSERT_CODE(dbsync_server_on_push(NULL, NULL, NULL, NULL),
+		    DBSYNC_INVALID);
+	free_node(&a);
+	free_node(&b);
+	dbsync_server_free(s);
+}
+
 /* ---- pull ------------------------------------------------------------- */
 
 static dbsync__pull_resp pull_page(dbsync_server *s, const struct node *n,
@@ -675,6 +751,7 @@ static const th_case cases[] = {
 	CASE(stale_base_gets_pull_required),
 	CASE(empty_push_is_a_success),
 	CASE(push_of_unknown_table_or_column_is_422_and_changes_nothing),
+	CASE(push_hooks_veto_and_observe),
 	CASE(pull_returns_versions_and_current_rows),
 	CASE(direct_writes_are_versioned_and_pulled),
 	CASE(pull_pages_cover_everything_once),

@@ -432,6 +432,25 @@ int dbsync_client_pull(dbsync_client *client)
 	return leave(client, dbsync__client_do_pull(client));
 }
 
+int dbsync_client_repair(dbsync_client *client)
+{
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	return leave(client, dbsync__client_do_repair(client));
+}
+
+int dbsync_client_set_auto_repair(dbsync_client *client, int on)
+{
+	int rc;
+
+	if ((rc = enter(client)))
+		return rc;
+	client->no_auto_repair = !on;
+	return 0;
+}
+
 int dbsync_client_sync(dbsync_client *client, int max_rounds)
 {
 	int rc, round;
@@ -458,6 +477,10 @@ int dbsync_client_sync(dbsync_client *client, int max_rounds)
 			break;
 		dbsync__error_clear(&client->err);
 		rc = dbsync__client_do_pull(client);
+		if (rc == DBSYNC_REPAIR_REQUIRED && !client->no_auto_repair) {
+			dbsync__error_clear(&client->err);
+			rc = dbsync__client_do_repair(client);
+		}
 		if (rc)
 			break;
 		rc = DBSYNC_PULL_REQUIRED;

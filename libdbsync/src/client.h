@@ -18,6 +18,7 @@ struct dbsync_client {
 	char *ca_file;
 	long connect_ms, request_ms;
 	int64_t page_ops; /* pull page size asked for; 0: server default */
+	int no_auto_repair; /* sync does not repair on REPAIR_REQUIRED */
 	dbsync__header *headers; /* extra headers; strings owned */
 	size_t nheaders;
 	dbsync_progress_fn progress;
@@ -44,5 +45,6 @@ int dbsync__client_do_register(dbsync_client *c, const char *token);
  * older than the server's latest (the server moved on meanwhile). */
 int dbsync__client_do_push(dbsync_client *c, int *retried);
 int dbsync__client_do_pull(dbsync_client *c);
+int dbsync__client_do_repair(dbsync_client *c);
 
 #endif

@@ -261,6 +261,47 @@ int dbsync_server_on_register(dbsync_server *s, dbsync_register_fn fn,
 	return 0;
 }
 
+int dbsync_server_on_push(dbsync_server *s, dbsync_push_hook before,
+			  dbsync_push_hook after, void *payload)
+{
+	int rc = enter(s);
+
+	if (rc)
+		return rc;
+	s->before_push = before;
+	s->after_push = after;
+	s->push_payload = payload;
+	return 0;
+}
+
+static int do_trim(dbsync_server *s, dbsync__store *st, const void *in,
+		   void *unused)
+{
+	int64_t through = *(const int64_t *)in;
+	int rc = s->ops->begin(st, 1, &s->err);
+
+	(void)unused;
+	if (!rc)
+		rc = s->ops->trim(st, through, &s->err);
+	if (!rc)
+		rc = s->ops->commit(st, &s->err);
+	if (rc)
+		s->ops->rollback(st);
+	return rc;
+}
+
+int dbsync_server_trim(dbsync_server *s, int64_t through_version)
+{
+	int rc = enter(s);
+
+	if (rc)
+		return rc;
+	if (through_version < 0)
+		return dbsync__error_set(&s->err, DBSYNC_INVALID,
+					 "version cannot be negative");
+	return with_store(s, do_trim, &through_version, NULL);
+}
+
 const char *dbsync_server_error_message(const dbsync_server *s)
 {
 	return s ? s->err.message : "";
@@ -438,6 +479,8 @@ static void metrics(dbsync_server *s, dbsync_response *resp)
 	     (unsigned long long)atomic_load(&m->pushes));
 	EMIT("# TYPE dbsync_pulls_total counter\ndbsync_pulls_total %llu\n",
 	     (unsigned long long)atomic_load(&m->pulls));
+	EMIT("# TYPE dbsync_repairs_total counter\ndbsync_repairs_total %llu\n",
+	     (unsigned long long)atomic_load(&m->repairs));
 	EMIT("# TYPE dbsync_ops_applied_total counter\n"
 	     "dbsync_ops_applied_total %llu\n",
 	     (unsigned long long)atomic_load(&m->ops_applied));
@@ -495,6 +538,7 @@ static const struct route routes[] = {
 	{"/v1/register", "POST", dbsync__server_register},
 	{"/v1/push", "POST", dbsync__server_push},
 	{"/v1/pull", "POST", dbsync__server_pull},
+	{"/v1/repair", "POST", dbsync__server_repair},
 	{"/v1/health", "GET", route_health},
 	{"/metrics", "GET", route_metrics},
 };

@@ -33,6 +33,8 @@ struct dbsync_server {
 	char *token;	/* the token of "token:SECRET" */
 	dbsync_register_fn register_fn;
 	void *register_payload;
+	dbsync_push_hook before_push, after_push;
+	void *push_payload;
 
 	long auth_window_s;	    /* accepted clock skew */
 	size_t page_ops_default;    /* pull page bounds */
@@ -93,6 +95,8 @@ void dbsync__server_push(dbsync_server *s, dbsync__request *req,
 			 dbsync_response *resp);
 void dbsync__server_pull(dbsync_server *s, dbsync__request *req,
 			 dbsync_response *resp);
+void dbsync__server_repair(dbsync_server *s, dbsync__request *req,
+			   dbsync_response *resp);
 
 /* Borrow a store connection for one request; give it back after. */
 int dbsync__server_store_get(dbsync_server *s, dbsync__store **out,

@@ -222,6 +222,15 @@ static int pull_tx(dbsync_server *s, dbsync__store *store,
 				       "the node is ahead of the server "
 				       "(version %lld > %lld); repair",
 				       (long long)after, (long long)latest);
+	if (!rc && after < latest) {
+		int64_t trimmed = 0;
+		rc = s->ops->trimmed(store, &trimmed, err);
+		if (!rc && after < trimmed)
+			rc = dbsync__error_set(err, DBSYNC_REPAIR_REQUIRED,
+					       "the history after version %lld "
+					       "was trimmed; repair",
+					       (long long)after);
+	}
 	if (!rc && (r->target_version > latest || r->target_version < after))
 		rc = dbsync__error_set(err, DBSYNC_PROTOCOL,
 				       "target_version: must be between "
@@ -289,8 +298,8 @@ void dbsync__server_pull(dbsync_server *s, dbsync__request *req,
 		rc = pull_tx(s, store, &q, &r, &sent, &err);
 		dbsync__server_store_put(s, store);
 	}
-	if (!rc && dbsync__msg_encode_pull_resp(&r, &body, &len))
-		rc = dbsync__error_set(&err, DBSYNC_NOMEM, "out of memory");
+	if (!rc && (rc = dbsync__msg_encode_pull_resp(&r, &body, &len)))
+		dbsync__error_set(&err, rc, "cannot encode the pull page");
 	dbsync__pull_req_clear(&q);
 	dbsync__pull_resp_clear(&r);
 	if (rc) {

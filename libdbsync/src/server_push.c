@@ -151,7 +151,8 @@ static int apply_all(dbsync_server *s, dbsync__store *store,
 /* Everything between authentication and the answer, in one transaction. */
 static int push_tx(dbsync_server *s, dbsync__store *store,
 		   const dbsync__request *req, const dbsync__push_req *p,
-		   int64_t *version, size_t *applied, dbsync__error *err)
+		   int64_t *version, size_t *applied, int *retry,
+		   dbsync__error *err)
 {
 	dbsync__store_table *t = NULL;
 	struct bound_table *b = NULL;
@@ -167,6 +168,7 @@ static int push_tx(dbsync_server *s, dbsync__store *store,
 		rc = s->ops->find_push(store, req->node_id, p->push_id,
 				       version, err);
 		if (rc == 1) { /* a retry: the first attempt was applied */
+			*retry = 1;
 			s->ops->rollback(store);
 			return 0;
 		}
@@ -184,6 +186,15 @@ static int push_tx(dbsync_server *s, dbsync__store *store,
 		b = calloc(p->ntables, sizeof(*b));
 		rc = b ? bind_tables(p, t, nt, b, err)
 		       : dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
+	if (!rc && s->before_push) {
+		char reason[DBSYNC__ERRMSG_MAX] = "";
+		if (s->before_push(req->node_id, latest, p->nops, reason,
+				   sizeof(reason), s->push_payload) != 0)
+			rc = dbsync__error_set(err, DBSYNC_PUSH_REJECTED, "%s",
+					       reason[0] ? reason
+							 : "push rejected by "
+							   "the server");
 	}
 	if (!rc)
 		rc = s->ops->apply_begin(store, &mark, err);
@@ -215,7 +226,7 @@ void dbsync__server_push(dbsync_server *s, dbsync__request *req,
 	int64_t version = 0;
 	size_t applied = 0, len = 0;
 	char *body = NULL;
-	int rc;
+	int rc, retry = 0;
 
 	memset(&p, 0, sizeof(p));
 	rc = dbsync__server_authenticate(s, req, &err);
@@ -224,7 +235,8 @@ void dbsync__server_push(dbsync_server *s, dbsync__request *req,
 	if (!rc)
 		rc = dbsync__server_store_get(s, &store, &err);
 	if (!rc) {
-		rc = push_tx(s, store, req, &p, &version, &applied, &err);
+		rc = push_tx(s, store, req, &p, &version, &applied, &retry,
+			     &err);
 		dbsync__server_store_put(s, store);
 	}
 	dbsync__push_req_clear(&p);
@@ -234,6 +246,9 @@ void dbsync__server_push(dbsync_server *s, dbsync__request *req,
 		dbsync__respond_failure(resp, &err);
 		return;
 	}
+	if (s->after_push && !retry)
+		s->after_push(req->node_id, version, applied, NULL, 0,
+			      s->push_payload);
 	atomic_fetch_add(&s->metrics.pushes, 1);
 	atomic_fetch_add(&s->metrics.ops_applied, applied);
 	dbsync__respond_json(resp, 200, body, len);

@@ -114,6 +114,22 @@ typedef struct dbsync__store_ops {
 			int (*fn)(void *payload,
 				  const dbsync__store_version *v),
 			void *payload, dbsync__error *err);
+	/* Repair: up to `max` rows of `t` after position `after` in a stable
+	 * order (rowid, or offset for WITHOUT ROWID tables), each with the
+	 * position to resume after; *more tells whether rows remain. */
+	int (*scan)(dbsync__store *s, const dbsync__store_table *t,
+		    int64_t after, size_t max,
+		    int (*fn)(void *payload, int64_t position,
+			      const dbsync__value *row),
+		    void *payload, int *more, dbsync__error *err);
+
+	/* Forget the log entries of versions up to `through` (the versions
+	 * themselves stay: retried pushes are still recognized). Nodes
+	 * behind it must repair. */
+	int (*trim)(dbsync__store *s, int64_t through, dbsync__error *err);
+	/* The newest trimmed version, 0 if nothing was trimmed. */
+	int (*trimmed)(dbsync__store *s, int64_t *through, dbsync__error *err);
+
 	/* The current row for `pk` (1), or 0 if there is none; the values
 	 * are valid until the next call on the store. */
 	int (*row)(dbsync__store *s, const dbsync__store_table *t,

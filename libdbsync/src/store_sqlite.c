@@ -14,6 +14,7 @@
 
 #include "capture.h"
 #include "client_schema.h"
+#include "meta.h"
 #include "oplog.h"
 #include "registry.h"
 #include "rowsql.h"
@@ -816,6 +817,143 @@ static int sq_versions(dbsync__store *s, int64_t after, int64_t target,
 	return 0;
 }
 
+static int without_rowid(sqlite3 *db, const char *table, int *yes,
+			 dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc = dbsync__sql_prepare(db,
+				     "SELECT wr FROM pragma_table_list"
+				     " WHERE name = ?1 AND schema = 'main'",
+				     &st, err, "cannot read the table list");
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*yes = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read the table list");
+	return 0;
+}
+
+static int sq_scan(dbsync__store *s, const dbsync__store_table *t,
+		   int64_t after, size_t max,
+		   int (*fn)(void *payload, int64_t position,
+			     const dbsync__value *row),
+		   void *payload, int *more, dbsync__error *err)
+{
+	dbsync__value *row;
+	dbsync__buf b;
+	sqlite3_stmt *st;
+	size_t k, n = 0;
+	int rc, by_offset;
+
+	*more = 0;
+	rc = without_rowid(s->db, t->name, &by_offset, err);
+	if (rc)
+		return rc;
+	/* The row after the last handed out tells whether more remain. */
+	dbsync__buf_init(&b);
+	dbsync__buf_append(&b, by_offset ? "SELECT NULL" : "SELECT rowid");
+	for (k = 0; k < t->ncolumns; k++) {
+		dbsync__buf_append(&b, ", ");
+		dbsync__buf_ident(&b, t->columns[k]);
+	}
+	dbsync__buf_append(&b, " FROM ");
+	dbsync__buf_ident(&b, t->name);
+	if (by_offset) {
+		dbsync__buf_append(&b, " ORDER BY ");
+		dbsync__buf_ident(&b, t->pk);
+		dbsync__buf_append(&b, " LIMIT ?2 OFFSET ?1");
+	} else {
+		dbsync__buf_append(&b, " WHERE rowid > ?1 ORDER BY rowid"
+				       " LIMIT ?2");
+	}
+	rc = b.failed ? dbsync__error_set(err, DBSYNC_NOMEM, "out of memory")
+		      : dbsync__sql_prepare(s->db, b.data, &st, err,
+					    "cannot read a table");
+	dbsync__buf_free(&b);
+	if (rc)
+		return rc;
+	row = calloc(t->ncolumns ? t->ncolumns : 1, sizeof(*row));
+	if (!row) {
+		sqlite3_finalize(st);
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == max) {
+			*more = 1;
+			break;
+		}
+		for (k = 0; k < t->ncolumns; k++)
+			dbsync__sql_column_value(st, (int)k + 1, &row[k]);
+		n++;
+		rc = fn(payload, by_offset ? after + (int64_t)n
+					   : sqlite3_column_int64(st, 0),
+			row);
+		if (rc)
+			break;
+	}
+	sqlite3_finalize(st);
+	free(row);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	if (rc > 0)
+		return dbsync__error_sqlite(err, s->db, rc,
+					    "cannot read a table");
+	return rc;
+}
+
+static int sq_trimmed(dbsync__store *s, int64_t *through, dbsync__error *err)
+{
+	int rc = dbsync__meta_get_int(s->db, "trimmed_through", through, err);
+
+	if (rc == 0)
+		*through = 0;
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_trim(dbsync__store *s, int64_t through, dbsync__error *err)
+{
+	int64_t seq = 0, done = 0, latest = 0;
+	int rc = sq_trimmed(s, &done, err);
+
+	if (!rc)
+		rc = sq_latest_version(s, &latest, err);
+	if (!rc && through > latest)
+		through = latest;
+	if (rc || through <= done)
+		return rc;
+	rc = seq_of_version(s->db, through, &seq, err);
+	if (!rc) {
+		sqlite3_stmt *st;
+		/* The newest entry stays: rowids come from max(seq) + 1, and
+		 * versions are seq ranges, so seq must never go back. It is
+		 * never read again (nodes behind the trim repair instead). */
+		rc = dbsync__sql_prepare(s->db,
+					 "DELETE FROM dbsync_log WHERE seq <= ?1"
+					 " AND seq < (SELECT max(seq)"
+					 " FROM dbsync_log)",
+					 &st, err, "cannot trim the log");
+		if (!rc) {
+			sqlite3_bind_int64(st, 1, seq);
+			rc = sqlite3_step(st);
+			sqlite3_finalize(st);
+			rc = rc == SQLITE_DONE
+				     ? 0
+				     : dbsync__error_sqlite(err, s->db, rc,
+							    "cannot trim the log");
+		}
+	}
+	if (!rc)
+		rc = dbsync__meta_set_int(s->db, "trimmed_through", through,
+					  err);
+	return rc;
+}
+
 const dbsync__store_ops dbsync__store_sqlite = {
 	.kind = "sqlite",
 	.open = sq_open,
@@ -839,4 +977,7 @@ const dbsync__store_ops dbsync__store_sqlite = {
 	.changes = sq_changes,
 	.versions = sq_versions,
 	.row = sq_row,
+	.scan = sq_scan,
+	.trim = sq_trim,
+	.trimmed = sq_trimmed,
 };

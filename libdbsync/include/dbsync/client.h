@@ -166,8 +166,23 @@ DBSYNC_EXTERN(int) dbsync_client_push(dbsync_client *client);
  */
 DBSYNC_EXTERN(int) dbsync_client_pull(dbsync_client *client);
 
+/*
+ * METHOD. Replace the tracked tables' contents with the server's copy (for
+ * recovery, or when the server trimmed history this node still needed).
+ * Rows with pending local operations keep their local state and stay
+ * pending. Staged in temporary tables and swapped in one transaction: an
+ * interrupted repair changes nothing.
+ */
+DBSYNC_EXTERN(int) dbsync_client_repair(dbsync_client *client);
+
+/* METHOD. Whether sync repairs by itself when a pull answers
+ * DBSYNC_REPAIR_REQUIRED (default 1). */
+DBSYNC_EXTERN(int) dbsync_client_set_auto_repair(dbsync_client *client,
+						 int on);
+
 /* METHOD. push; on DBSYNC_PULL_REQUIRED pull and push again (at most
- * `max_rounds` rounds; 0 means 5). */
+ * `max_rounds` rounds; 0 means 5); a pull answered REPAIR_REQUIRED
+ * repairs first unless auto-repair is off. */
 DBSYNC_EXTERN(int) dbsync_client_sync(dbsync_client *client, int max_rounds);
 
 /*

@@ -66,6 +66,33 @@ DBSYNC_EXTERN(int) dbsync_server_on_register(dbsync_server *server,
 					     void *payload);
 
 /*
+ * Push hooks. `before` runs inside the push's transaction, after the base
+ * check and before any row is written: return 0 to let it through, or a
+ * negative code to veto it with a one-line reason written into `reason`
+ * (`reason_size` bytes; the node gets 422 PUSH_REJECTED with it). `after`
+ * runs once the push is committed, with its version (0 if it changed
+ * nothing); its return value is ignored. Either may be NULL. Hooks may run
+ * on several threads at once.
+ */
+typedef int (*dbsync_push_hook)(int64_t node_id, int64_t version,
+				size_t operations, char *reason,
+				size_t reason_size, void *payload);
+DBSYNC_EXTERN(int) dbsync_server_on_push(dbsync_server *server,
+					 dbsync_push_hook before,
+					 dbsync_push_hook after,
+					 void *payload);
+
+/*
+ * METHOD. Forget the operations of versions up to `through_version` (the
+ * newest are never needed by a node that is up to date). A node whose
+ * latest version is older then gets 410 REPAIR_REQUIRED on pull and must
+ * repair. Trimming by version, not by the slowest node, keeps dead nodes
+ * from holding history forever: pick the retention window.
+ */
+DBSYNC_EXTERN(int) dbsync_server_trim(dbsync_server *server,
+				      int64_t through_version);
+
+/*
  * METHOD. Answer one HTTP request: `method` and `path` as received (query
  * string ignored), `nheaders` header name/value pairs (names
  * case-insensitive), and the exact body bytes. Every request gets a response,
