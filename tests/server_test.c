@@ -645,6 +645,32 @@ TEST(pull_returns_versions_and_current_rows)
 	dbsync_server_free(s);
 }
 
+TEST(pull_sends_parent_rows_of_its_rows)
+{
+	dbsync_server *s = server_with_tables("open");
+	struct node n = register_node(s, "{\"protocol\":1}");
+	sqlite3 *db = server_db();
+	dbsync__pull_resp p;
+	size_t k;
+
+	/* Version 1: the cities; version 2: a person in Oslo. */
+	th_exec(db, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen')");
+	p = pull_page(s, &n, "{\"protocol\":1,\"after_version\":null}");
+	dbsync__pull_resp_clear(&p);
+	th_exec(db, "INSERT INTO person VALUES (10, 'Ada', 1),"
+		    " (11, 'Nobody', NULL)");
+	p = pull_page(s, &n, "{\"protocol\":1,\"after_version\":1}");
+	ASSERT_EQ_INT(p.nops, 2);
+	ASSERT_EQ_INT(p.nparents, 1);
+	k = p.parents[0].table;
+	ASSERT_EQ_STR(p.tables[k].name, "city");
+	ASSERT_EQ_INT(p.parents[0].pk.i, 1);
+	ASSERT_EQ_STR(p.parents[0].row[1].p, "Oslo");
+	dbsync__pull_resp_clear(&p);
+	free_node(&n);
+	dbsync_server_free(s);
+}
+
 TEST(direct_writes_are_versioned_and_pulled)
 {
 	dbsync_server *s = server_with_tables("open");
@@ -753,6 +779,7 @@ static const th_case cases[] = {
 	CASE(push_of_unknown_table_or_column_is_422_and_changes_nothing),
 	CASE(push_hooks_veto_and_observe),
 	CASE(pull_returns_versions_and_current_rows),
+	CASE(pull_sends_parent_rows_of_its_rows),
 	CASE(direct_writes_are_versioned_and_pulled),
 	CASE(pull_pages_cover_everything_once),
 	CASE(pull_errors),

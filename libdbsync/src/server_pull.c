@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "message.h"
@@ -115,6 +116,132 @@ static int add_change(void *payload, const dbsync__store_change *c)
 	pg->bytes += bytes;
 	pg->last_pos = c->pos;
 	return 0;
+}
+
+/* A parent row to send: its table and key. */
+struct parent_key {
+	size_t table;
+	dbsync__value pk; /* points into the page's own rows */
+};
+
+static int value_cmp(const dbsync__value *a, const dbsync__value *b)
+{
+	size_t n;
+	int c;
+
+	if (a->type != b->type)
+		return (int)a->type - (int)b->type;
+	switch (a->type) {
+	case DBSYNC_TYPE_INTEGER:
+		return (a->i > b->i) - (a->i < b->i);
+	case DBSYNC_TYPE_FLOAT:
+		return (a->f > b->f) - (a->f < b->f);
+	case DBSYNC_TYPE_TEXT:
+	case DBSYNC_TYPE_BLOB:
+		n = a->len < b->len ? a->len : b->len;
+		c = n ? memcmp(a->p, b->p, n) : 0;
+		return c ? c : (a->len > b->len) - (a->len < b->len);
+	default:
+		return 0;
+	}
+}
+
+static int parent_cmp(const void *x, const void *y)
+{
+	const struct parent_key *a = x, *b = y;
+
+	if (a->table != b->table)
+		return a->table < b->table ? -1 : 1;
+	return value_cmp(&a->pk, &b->pk);
+}
+
+/*
+ * The rows the page's rows refer to by foreign key, read in the page's
+ * snapshot: with them a client can restore a parent it deleted while the
+ * server's side gave it new children (docs/conflicts.md).
+ */
+static int add_parents(struct page *pg)
+{
+	dbsync__pull_resp *r = pg->resp;
+	struct parent_key *keys = NULL;
+	size_t n = 0, cap = 0, i, k, j;
+	int rc = 0;
+
+	for (i = 0; i < r->nops; i++) {
+		const dbsync__msg_op *op = &r->ops[i];
+		const dbsync__store_table *t = &pg->tables[op->table];
+
+		if (!op->nrow)
+			continue;
+		for (k = 0; k < t->nrefs; k++) {
+			const dbsync__value *v = &op->row[t->refs[k].column];
+			size_t pt;
+
+			if (v->type == DBSYNC_TYPE_NULL)
+				continue;
+			for (pt = 0; pt < pg->ntables; pt++)
+				if (strcasecmp(pg->tables[pt].name,
+					       t->refs[k].table) == 0)
+					break;
+			if (pt == pg->ntables)
+				continue; /* parent not tracked */
+			if (n == cap) {
+				struct parent_key *p;
+				cap = cap ? cap * 2 : 64;
+				p = realloc(keys, cap * sizeof(*p));
+				if (!p) {
+					free(keys);
+					return dbsync__error_set(
+						pg->err, DBSYNC_NOMEM,
+						"out of memory");
+				}
+				keys = p;
+			}
+			keys[n].table = pt;
+			keys[n++].pk = *v;
+		}
+	}
+	if (n)
+		qsort(keys, n, sizeof(*keys), parent_cmp);
+	for (i = 0; i < n && !rc; i++) {
+		const dbsync__store_table *pt = &pg->tables[keys[i].table];
+		const dbsync__value *row = NULL;
+		dbsync__msg_op *op;
+
+		if (i && parent_cmp(&keys[i - 1], &keys[i]) == 0)
+			continue;
+		rc = pg->s->ops->row(pg->store, pt, &keys[i].pk, &row, pg->err);
+		if (rc <= 0)
+			continue; /* gone, or an error (rc < 0 ends the loop) */
+		rc = 0;
+		op = realloc(r->parents, (r->nparents + 1) * sizeof(*op));
+		if (!op) {
+			rc = dbsync__error_set(pg->err, DBSYNC_NOMEM,
+					       "out of memory");
+			break;
+		}
+		r->parents = op;
+		op = &r->parents[r->nparents++];
+		memset(op, 0, sizeof(*op));
+		op->table = keys[i].table;
+		op->op = 'p';
+		op->row = calloc(pt->ncolumns, sizeof(*op->row));
+		if (!op->row) {
+			rc = DBSYNC_NOMEM;
+			break;
+		}
+		for (j = 0; j < pt->ncolumns && !rc; j++) {
+			rc = copy_value(&op->row[j], &row[j]);
+			op->nrow = j + 1;
+		}
+		if (!rc)
+			rc = copy_value(&op->pk, &row[pt->pk_index]);
+		if (rc)
+			rc = dbsync__error_set(pg->err, DBSYNC_NOMEM,
+					       "out of memory");
+	}
+	free(keys);
+	return rc;
 }
 
 static int add_version(void *payload, const dbsync__store_version *v)
@@ -262,6 +389,8 @@ static int pull_tx(dbsync_server *s, dbsync__store *store,
 			rc = 0; /* stopped by a full page */
 		more = more || pg.full;
 	}
+	if (!rc)
+		rc = add_parents(&pg);
 	s->ops->rollback(store);
 	if (!rc && more) {
 		char buf[24];

@@ -21,6 +21,13 @@
 
 typedef struct dbsync__store dbsync__store;
 
+/* A single-column foreign key: column `column` of the table refers to the
+ * primary key of `table` (keys referring to other columns are not kept). */
+typedef struct dbsync__store_ref {
+	size_t column;
+	char *table;
+} dbsync__store_ref;
+
 /* A tracked table as the server sees it. */
 typedef struct dbsync__store_table {
 	int64_t tid;
@@ -31,6 +38,8 @@ typedef struct dbsync__store_table {
 	size_t pk_index; /* position of the primary key in columns */
 	char **parents;	 /* tables this one references by foreign key */
 	size_t nparents;
+	dbsync__store_ref *refs; /* for a pull's parent rows */
+	size_t nrefs;
 } dbsync__store_table;
 
 /* One compressed change, as a pull sends it. */

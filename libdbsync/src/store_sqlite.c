@@ -132,13 +132,26 @@ static int sq_begin(dbsync__store *s, int write, dbsync__error *err)
 		     : dbsync__sql_begin_read(s->db, err);
 }
 
+/* A row handed out by sq_row keeps its statement open; it must not
+ * outlive the transaction, or the connection keeps reading an old
+ * snapshot and its next write fails with SQLITE_BUSY_SNAPSHOT. */
+static void release_row(dbsync__store *s)
+{
+	if (s->row_stmt) {
+		sqlite3_reset(s->row_stmt);
+		s->row_stmt = NULL;
+	}
+}
+
 static int sq_commit(dbsync__store *s, dbsync__error *err)
 {
+	release_row(s);
 	return dbsync__sql_commit(s->db, err);
 }
 
 static void sq_rollback(dbsync__store *s)
 {
+	release_row(s);
 	dbsync__sql_rollback(s->db);
 }
 
@@ -193,6 +206,9 @@ void dbsync__store_tables_free(dbsync__store_table *t, size_t n)
 		for (j = 0; j < t[k].nparents; j++)
 			free(t[k].parents[j]);
 		free(t[k].parents);
+		for (j = 0; j < t[k].nrefs; j++)
+			free(t[k].refs[j].table);
+		free(t[k].refs);
 	}
 	free(t);
 }
@@ -208,6 +224,56 @@ static int push_string(char ***list, size_t *n, const char *s)
 	if (!p[*n])
 		return DBSYNC_NOMEM;
 	(*n)++;
+	return 0;
+}
+
+/* Single-column foreign keys that refer to a primary key (the parent's
+ * "to" column is empty or is its key). */
+static int read_refs(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc, nomem = 0;
+
+	rc = dbsync__sql_prepare(
+		db,
+		"SELECT f.\"table\", f.\"from\" FROM pragma_foreign_key_list(?1) f"
+		" WHERE (SELECT count(*) FROM pragma_foreign_key_list(?1) g"
+		"        WHERE g.id = f.id) = 1"
+		" AND (f.\"to\" IS NULL OR f.\"to\" = (SELECT name FROM"
+		"      pragma_table_info(f.\"table\") WHERE pk = 1"
+		"      AND (SELECT count(*) FROM pragma_table_info(f.\"table\")"
+		"           WHERE pk > 0) = 1) COLLATE NOCASE)",
+		&st, err, "cannot read a table's references");
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *from = (const char *)sqlite3_column_text(st, 1);
+		dbsync__store_ref *p;
+		size_t c;
+
+		for (c = 0; c < t->ncolumns; c++)
+			if (sqlite3_stricmp(t->columns[c], from) == 0)
+				break;
+		if (c == t->ncolumns)
+			continue;
+		p = realloc(t->refs, (t->nrefs + 1) * sizeof(*p));
+		if (!p) {
+			nomem = 1;
+			break;
+		}
+		t->refs = p;
+		p[t->nrefs].column = c;
+		p[t->nrefs].table =
+			strdup((const char *)sqlite3_column_text(st, 0));
+		nomem = !p[t->nrefs++].table;
+	}
+	sqlite3_finalize(st);
+	if (nomem)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read a table's references");
 	return 0;
 }
 
@@ -261,7 +327,7 @@ static int describe(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
 	if (rc != SQLITE_DONE)
 		return dbsync__error_sqlite(err, db, rc,
 					    "cannot read a table's references");
-	return 0;
+	return read_refs(db, t, err);
 }
 
 static int references(const dbsync__store_table *child, const char *parent)
