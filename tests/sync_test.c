@@ -372,6 +372,198 @@ TEST(pull_killed_mid_way_resumes_without_refetching)
 	ASSERT_EQ_STR(th_pending_str(a), "");
 }
 
+/* ---- HTTPS ------------------------------------------------------------ */
+
+/* Whether the openssl command is there to make certificates. */
+static int have_openssl(void)
+{
+	const char *argv[] = {"openssl", "version", NULL};
+
+	return th_run(argv) == 0;
+}
+
+/* A throwaway CA: th_path("<name>.pem") and its key "<name>.key". EC keys:
+ * generated in milliseconds. */
+static const char *make_ca(const char *name)
+{
+	const char *pem = th_path(th_fmt("%s.pem", name));
+	const char *argv[] = {
+		"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+		"ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+		"-keyout", th_path(th_fmt("%s.key", name)), "-out", pem,
+		"-subj", th_fmt("/CN=dbsync test %s", name), "-addext",
+		"basicConstraints=critical,CA:TRUE", "-addext",
+		"keyUsage=critical,keyCertSign,cRLSign", NULL};
+
+	ASSERT_EQ_INT(th_run(argv), 0);
+	return pem;
+}
+
+/* A server certificate for 127.0.0.1 and localhost signed by CA `ca`:
+ * th_path("<name>.pem") and th_path("<name>.key"). */
+static void make_server_cert(const char *ca, const char *name)
+{
+	static const char ext[] =
+		"basicConstraints=critical,CA:FALSE\n"
+		"keyUsage=critical,digitalSignature,keyEncipherment\n"
+		"extendedKeyUsage=serverAuth\n"
+		"subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+	const char *key = th_path(th_fmt("%s.key", name));
+	const char *csr = th_path(th_fmt("%s.csr", name));
+	const char *cnf = th_path(th_fmt("%s.cnf", name));
+	const char *req[] = {"openssl", "req", "-newkey", "ec", "-pkeyopt",
+			     "ec_paramgen_curve:prime256v1", "-nodes",
+			     "-keyout", key, "-out", csr, "-subj",
+			     "/CN=localhost", NULL};
+	const char *sign[] = {
+		"openssl", "x509", "-req", "-in", csr, "-CA",
+		th_path(th_fmt("%s.pem", ca)), "-CAkey",
+		th_path(th_fmt("%s.key", ca)), "-set_serial", "2", "-days",
+		"2", "-extfile", cnf, "-out",
+		th_path(th_fmt("%s.pem", name)), NULL};
+
+	th_write_file(cnf, ext, strlen(ext));
+	ASSERT_EQ_INT(th_run(req), 0);
+	ASSERT_EQ_INT(th_run(sign), 0);
+}
+
+/* dbsyncd over TLS with a certificate from a new CA "ca"; *https gets the
+ * https:// URL (th_server_start's url says http://). */
+static th_server *tls_server_start(const char **https)
+{
+	th_server *srv;
+
+	make_ca("ca");
+	make_server_cert("ca", "server-cert");
+	{
+		const char *const args[] = {
+			"--track", "city,person", "--registration", "open",
+			"--tls-cert", th_path("server-cert.pem"), "--tls-key",
+			th_path("server-cert.key"), NULL};
+		srv = th_server_start("server", schema, args);
+	}
+	*https = th_fmt("https://127.0.0.1:%d", srv->port);
+	ASSERT(th_contains(th_read_file(srv->log, NULL),
+			   th_fmt("listening on %s ", *https)));
+	return srv;
+}
+
+/* A client on a new database with the schema, talking to `url`, verifying
+ * with `ca_file` (NULL: the system's CAs). Not registered. */
+static dbsync_client *tls_client(const char *url, const char *ca_file,
+				 const char *name)
+{
+	const char *path = th_fmt("%s.db", th_path(name));
+	sqlite3 *db = th_db_open(path);
+	dbsync_client *c;
+
+	th_exec(db, schema);
+	th_db_close(db);
+	c = th_client_open(path);
+	ASSERT_OK(dbsync_client_set_server(c, url));
+	if (ca_file)
+		ASSERT_OK(dbsync_client_set_ca_file(c, ca_file));
+	ASSERT_OK(dbsync_client_track(c, "city", DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_track(c, "person", DBSYNC_DIRECTION_BOTH));
+	return c;
+}
+
+static int64_t server_nodes(const th_server *srv)
+{
+	sqlite3 *sdb = th_db_open(srv->store);
+	int64_t n = th_query_int(sdb, "SELECT count(*) FROM dbsync_nodes");
+
+	th_db_close(sdb);
+	return n;
+}
+
+TEST(https_with_the_ca_file_registers_and_syncs)
+{
+	const char *https;
+	th_server *srv;
+	dbsync_client *a, *b;
+
+	if (!have_openssl()) {
+		th_note("skipped: no openssl command");
+		return;
+	}
+	srv = tls_server_start(&https);
+	a = tls_client(https, th_path("ca.pem"), "a");
+	b = tls_client(https, th_path("ca.pem"), "b");
+	ASSERT_OK(dbsync_client_register(a, NULL));
+	ASSERT_EQ_INT(dbsync_client_node_id(a, NULL), 1);
+	ASSERT_OK(dbsync_client_register(b, NULL));
+	exec_on(a, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen');"
+		   "INSERT INTO person VALUES (10, 'Ada', 1)");
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_EQ_STR(contents(srv->store), "1:Oslo,2:Bergen | 10:Ada:1");
+	exec_on(b, "INSERT INTO city VALUES (3, 'Turku')");
+	ASSERT_OK(dbsync_client_sync(b, 0));
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_EQ_STR(contents(srv->store),
+		      "1:Oslo,2:Bergen,3:Turku | 10:Ada:1");
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(b)), contents(srv->store));
+	ASSERT_EQ_STR(th_pending_str(a), "");
+	ASSERT_EQ_STR(th_pending_str(b), "");
+	ASSERT_EQ_INT(latest(a), latest(b));
+	ASSERT_EQ_INT(th_server_stop(srv), 0);
+}
+
+TEST(https_without_the_ca_file_fails_with_tls)
+{
+	const char *https, *msg;
+	th_server *srv;
+	dbsync_client *c;
+
+	if (!have_openssl()) {
+		th_note("skipped: no openssl command");
+		return;
+	}
+	srv = tls_server_start(&https);
+	c = tls_client(https, NULL, "c");
+	ASSERT_CODE(dbsync_client_register(c, NULL), DBSYNC_TLS);
+	ASSERT_EQ_INT(dbsync_client_error_code(c), DBSYNC_TLS);
+	msg = dbsync_client_error_message(c);
+	th_note("%s", msg);
+	ASSERT_GOOD_MESSAGE(msg);
+	ASSERT_MSG(th_contains(msg, "TLS") || th_contains(msg, "certificate"),
+		   "the message names TLS or the certificate: \"%s\"", msg);
+	ASSERT_MSG(th_contains(msg, "127.0.0.1"),
+		   "the message names the server: \"%s\"", msg);
+	ASSERT_EQ_INT(dbsync_client_node_id(c, NULL), 0);
+	ASSERT_EQ_INT(server_nodes(srv), 0);
+	ASSERT_EQ_INT(th_server_stop(srv), 0);
+}
+
+TEST(https_with_an_untrusted_ca_fails_with_tls)
+{
+	const char *https, *other, *msg;
+	th_server *srv;
+	dbsync_client *c;
+
+	if (!have_openssl()) {
+		th_note("skipped: no openssl command");
+		return;
+	}
+	srv = tls_server_start(&https);
+	other = make_ca("other-ca");
+	c = tls_client(https, other, "c");
+	ASSERT_CODE(dbsync_client_register(c, NULL), DBSYNC_TLS);
+	msg = dbsync_client_error_message(c);
+	th_note("%s", msg);
+	ASSERT_GOOD_MESSAGE(msg);
+	ASSERT_MSG(th_contains(msg, "TLS") || th_contains(msg, "certificate"),
+		   "the message names TLS or the certificate: \"%s\"", msg);
+	ASSERT_EQ_INT(dbsync_client_node_id(c, NULL), 0);
+	ASSERT_EQ_INT(server_nodes(srv), 0);
+	/* The right CA on the same database then works. */
+	ASSERT_OK(dbsync_client_set_ca_file(c, th_path("ca.pem")));
+	ASSERT_OK(dbsync_client_register(c, NULL));
+	ASSERT_EQ_INT(server_nodes(srv), 1);
+	ASSERT_EQ_INT(th_server_stop(srv), 0);
+}
+
 static const th_case cases[] = {
 	CASE(three_clients_converge),
 	CASE(lost_push_answer_then_retry_creates_no_duplicate),
@@ -381,5 +573,8 @@ static const th_case cases[] = {
 	CASE(writes_during_sync_reach_the_server_later),
 	CASE(direct_server_writes_reach_every_client),
 	CASE(pull_killed_mid_way_resumes_without_refetching),
+	CASE(https_with_the_ca_file_registers_and_syncs),
+	CASE(https_without_the_ca_file_fails_with_tls),
+	CASE(https_with_an_untrusted_ca_fails_with_tls),
 };
 TH_MAIN(cases)

@@ -29,23 +29,6 @@ struct build {
 	size_t ops_cap;
 };
 
-static int copy_value(dbsync__value *to, const dbsync__value *from)
-{
-	char *p;
-
-	*to = *from;
-	if (from->type != DBSYNC_TYPE_TEXT && from->type != DBSYNC_TYPE_BLOB)
-		return 0;
-	p = malloc(from->len + 1);
-	if (!p)
-		return DBSYNC_NOMEM;
-	if (from->len)
-		memcpy(p, from->p, from->len);
-	p[from->len] = '\0';
-	to->p = p;
-	return 0;
-}
-
 /* The message's entry for table `t`, added on first use. */
 static int message_table(struct build *b, size_t t, size_t *index)
 {
@@ -135,14 +118,14 @@ static int add_op(void *payload, int64_t tid, char op, const dbsync__value *pk,
 	memset(o, 0, sizeof(*o));
 	o->table = mt;
 	o->op = op;
-	rc = copy_value(&o->pk, pk);
+	rc = dbsync__value_copy(&o->pk, pk);
 	if (!rc && (op == 'i' || op == 'u')) {
 		o->row = calloc(ct->ncolumns, sizeof(*o->row));
 		rc = o->row ? 0 : DBSYNC_NOMEM;
 		for (k = 0; !rc && k < ct->ncolumns; k++) {
 			dbsync__value v;
 			dbsync__sql_column_value(sel, (int)k, &v);
-			rc = copy_value(&o->row[k], &v);
+			rc = dbsync__value_copy(&o->row[k], &v);
 			o->nrow = k + 1;
 		}
 	}

@@ -118,6 +118,24 @@ static const char *show(const char *in, size_t len, char *out, size_t cap)
 
 #define SHOW_CAP 44
 
+/*
+ * A table or column name for a message: shown when it is a plain
+ * identifier, described otherwise. A hostile name is only the client's own
+ * text, but messages end up in logs and user interfaces.
+ */
+static const char *show_name(const char *in, size_t len, char *out,
+			     size_t cap)
+{
+	size_t k;
+
+	for (k = 0; k < len; k++)
+		if (!((in[k] >= 'a' && in[k] <= 'z') ||
+		      (in[k] >= 'A' && in[k] <= 'Z') ||
+		      (in[k] >= '0' && in[k] <= '9') || in[k] == '_'))
+			return "(a name with unusual characters)";
+	return show(in, len, out, cap);
+}
+
 /* ---- failing ----------------------------------------------------------- */
 
 /*
@@ -380,31 +398,6 @@ static int open_message(const void *body, size_t len, const char *side,
 
 /* ---- values ------------------------------------------------------------ */
 
-static void value_clear(dbsync__value *v)
-{
-	if (v->type == DBSYNC_TYPE_TEXT || v->type == DBSYNC_TYPE_BLOB)
-		free((void *)v->p);
-	memset(v, 0, sizeof(*v));
-}
-
-static int value_copy(dbsync__value *to, const dbsync__value *from)
-{
-	*to = *from;
-	if (from->type == DBSYNC_TYPE_TEXT || from->type == DBSYNC_TYPE_BLOB) {
-		char *p = malloc(from->len + 1);
-
-		if (!p) {
-			memset(to, 0, sizeof(*to));
-			return DBSYNC_NOMEM;
-		}
-		if (from->len)
-			memcpy(p, from->p, from->len);
-		p[from->len] = '\0';
-		to->p = p;
-	}
-	return 0;
-}
-
 /* Base64 text of a "blob"/"text_base64" object into v (NUL-terminated). */
 static int value_from_base64(const json_t *s, dbsync_type type,
 			     dbsync__value *v, char *why, size_t cap)
@@ -509,9 +502,9 @@ static int value_decode(const json_t *j, dbsync__value *v, char *why,
 		char shown[SHOW_CAP];
 
 		snprintf(why, cap,
-			 "unknown value object key \"%s\" (expected \"real\", "
+			 "unknown value object key %s (expected \"real\", "
 			 "\"blob\" or \"text_base64\")",
-			 show(key, strlen(key), shown, sizeof(shown)));
+			 show_name(key, strlen(key), shown, sizeof(shown)));
 	}
 	return DBSYNC_PROTOCOL;
 }
@@ -900,8 +893,8 @@ static int decode_columns(const json_t *cols, where *w, dbsync__msg_table *t,
 	if (dup) {
 		char shown[SHOW_CAP];
 
-		rc = fail_at(err, w, "duplicate column \"%s\"",
-			     show(dup, strlen(dup), shown, sizeof(shown)));
+		rc = fail_at(err, w, "duplicate column %s",
+			     show_name(dup, strlen(dup), shown, sizeof(shown)));
 	}
 	free(sorted);
 	return rc;
@@ -1130,9 +1123,9 @@ static void op_clear(dbsync__msg_op *op)
 {
 	size_t j;
 
-	value_clear(&op->pk);
+	dbsync__value_clear(&op->pk);
 	for (j = 0; j < op->nrow; j++)
-		value_clear(&op->row[j]);
+		dbsync__value_clear(&op->row[j]);
 	free(op->row);
 	memset(op, 0, sizeof(*op));
 }
@@ -1194,8 +1187,8 @@ static int decode_op_table(const json_t *o, where *w, table_index *ti,
 		char shown[SHOW_CAP];
 
 		return fail_at(err, w,
-			       "unknown table \"%s\" (not in \"tables\")",
-			       show(name, len, shown, sizeof(shown)));
+			       "unknown table %s (not in \"tables\")",
+			       show_name(name, len, shown, sizeof(shown)));
 	}
 	*table = (size_t)t;
 	return 0;
@@ -1851,7 +1844,7 @@ static int decode_parent(const json_t *o, long i, table_index *ti,
 				       ? "null"
 				       : "infinite");
 	}
-	return value_copy(&op->pk, &op->row[pk]) ? nomem(err) : 0;
+	return dbsync__value_copy(&op->pk, &op->row[pk]) ? nomem(err) : 0;
 }
 
 static int decode_parents(const json_t *arr, table_index *ti,

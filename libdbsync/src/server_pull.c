@@ -5,6 +5,7 @@
  * changes of (after, target] positioned after the cursor, with current
  * rows, bounded in operations and bytes (docs/protocol.md, Pull).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,24 +28,6 @@ struct page {
 	int full;
 	dbsync__error *err;
 };
-
-/* Own a copy of a value's bytes (text/blob). */
-static int copy_value(dbsync__value *dst, const dbsync__value *src)
-{
-	char *p;
-
-	*dst = *src;
-	if (src->type != DBSYNC_TYPE_TEXT && src->type != DBSYNC_TYPE_BLOB)
-		return 0;
-	p = malloc(src->len + 1);
-	if (!p)
-		return DBSYNC_NOMEM;
-	if (src->len)
-		memcpy(p, src->p, src->len);
-	p[src->len] = '\0';
-	dst->p = p;
-	return 0;
-}
 
 static size_t value_bytes(const dbsync__value *v)
 {
@@ -99,13 +82,13 @@ static int add_change(void *payload, const dbsync__store_change *c)
 	memset(op, 0, sizeof(*op));
 	op->table = t;
 	op->op = kind;
-	rc = copy_value(&op->pk, &c->pk);
+	rc = dbsync__value_copy(&op->pk, &c->pk);
 	bytes = 40 + value_bytes(&c->pk);
 	if (!rc && kind != 'd') {
 		op->row = calloc(pg->tables[t].ncolumns, sizeof(*op->row));
 		rc = op->row ? 0 : DBSYNC_NOMEM;
 		for (k = 0; !rc && k < pg->tables[t].ncolumns; k++) {
-			rc = copy_value(&op->row[k], &row[k]);
+			rc = dbsync__value_copy(&op->row[k], &row[k]);
 			op->nrow = k + 1;
 			bytes += value_bytes(&row[k]);
 		}
@@ -231,11 +214,11 @@ static int add_parents(struct page *pg)
 			break;
 		}
 		for (j = 0; j < pt->ncolumns && !rc; j++) {
-			rc = copy_value(&op->row[j], &row[j]);
+			rc = dbsync__value_copy(&op->row[j], &row[j]);
 			op->nrow = j + 1;
 		}
 		if (!rc)
-			rc = copy_value(&op->pk, &row[pt->pk_index]);
+			rc = dbsync__value_copy(&op->pk, &row[pt->pk_index]);
 		if (rc)
 			rc = dbsync__error_set(pg->err, DBSYNC_NOMEM,
 					       "out of memory");
@@ -302,8 +285,9 @@ static int64_t parse_cursor(const char *cursor)
 
 	if (!cursor)
 		return 0;
+	errno = 0;
 	v = strtoll(cursor, &end, 10);
-	if (*cursor < '0' || *cursor > '9' || *end || v <= 0)
+	if (*cursor < '0' || *cursor > '9' || *end || v <= 0 || errno)
 		return -1;
 	return (int64_t)v;
 }

@@ -30,23 +30,6 @@ static size_t value_bytes(const dbsync__value *v)
 	return 12 + (v->type == DBSYNC_TYPE_BLOB ? v->len * 4 / 3 : v->len);
 }
 
-static int copy_value(dbsync__value *to, const dbsync__value *from)
-{
-	char *p;
-
-	*to = *from;
-	if (from->type != DBSYNC_TYPE_TEXT && from->type != DBSYNC_TYPE_BLOB)
-		return 0;
-	p = malloc(from->len + 1);
-	if (!p)
-		return DBSYNC_NOMEM;
-	if (from->len)
-		memcpy(p, from->p, from->len);
-	p[from->len] = '\0';
-	to->p = p;
-	return 0;
-}
-
 static int add_row(void *payload, int64_t position, const dbsync__value *row)
 {
 	struct copy *cp = payload;
@@ -73,12 +56,12 @@ static int add_row(void *payload, int64_t position, const dbsync__value *row)
 	if (!op->row)
 		return DBSYNC_NOMEM;
 	for (k = 0; k < cp->ncolumns && !rc; k++) {
-		rc = copy_value(&op->row[k], &row[k]);
+		rc = dbsync__value_copy(&op->row[k], &row[k]);
 		op->nrow = k + 1;
 		cp->bytes += value_bytes(&row[k]);
 	}
 	if (!rc)
-		rc = copy_value(&op->pk, &row[cp->pk_index]);
+		rc = dbsync__value_copy(&op->pk, &row[cp->pk_index]);
 	cp->last_position = position;
 	return rc;
 }

@@ -145,8 +145,20 @@ static void release_row(dbsync__store *s)
 
 static int sq_commit(dbsync__store *s, dbsync__error *err)
 {
+	int rc;
+
 	release_row(s);
-	return dbsync__sql_commit(s->db, err);
+	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	/* Foreign keys are deferred in a push: a dangling reference or a
+	 * parent deleted under its children shows up here. */
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return dbsync__error_set(err, DBSYNC_CONFLICT,
+					 "the push breaks a foreign key "
+					 "(a row refers to one that does not "
+					 "exist)");
+	if (rc != SQLITE_OK)
+		return dbsync__error_sqlite(err, s->db, rc, "cannot commit");
+	return 0;
 }
 
 static void sq_rollback(dbsync__store *s)
@@ -752,6 +764,12 @@ static int sq_apply(dbsync__store *s, const dbsync__store_table *t, char op,
 					 "operation on \"%s\" violates a "
 					 "constraint: %s",
 					 t->name, sqlite3_errmsg(s->db));
+	if ((rc & 0xff) == SQLITE_MISMATCH)
+		return dbsync__error_set(err, DBSYNC_CONFLICT,
+					 "operation on \"%s\": a value does "
+					 "not fit its column (an INTEGER "
+					 "PRIMARY KEY takes integers only)",
+					 t->name);
 	return dbsync__error_sqlite(err, s->db, rc, "cannot apply the push");
 }
 

@@ -1,7 +1,10 @@
 /* value.c - comparing values that crossed a module boundary. */
 #include "value.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "dbsync/errors.h"
 
 int dbsync__value_equal(const dbsync__value *a, const dbsync__value *b)
 {
@@ -20,4 +23,30 @@ int dbsync__value_equal(const dbsync__value *a, const dbsync__value *b)
 	default:
 		return 1;
 	}
+}
+
+int dbsync__value_copy(dbsync__value *to, const dbsync__value *from)
+{
+	char *p;
+
+	*to = *from;
+	if (from->type != DBSYNC_TYPE_TEXT && from->type != DBSYNC_TYPE_BLOB)
+		return 0;
+	p = malloc(from->len + 1);
+	if (!p) {
+		memset(to, 0, sizeof(*to));
+		return DBSYNC_NOMEM;
+	}
+	if (from->len)
+		memcpy(p, from->p, from->len);
+	p[from->len] = '\0';
+	to->p = p;
+	return 0;
+}
+
+void dbsync__value_clear(dbsync__value *v)
+{
+	if (v->type == DBSYNC_TYPE_TEXT || v->type == DBSYNC_TYPE_BLOB)
+		free((void *)v->p);
+	memset(v, 0, sizeof(*v));
 }

@@ -20,6 +20,13 @@ typedef struct dbsync__value {
 	size_t len;
 } dbsync__value;
 
+/* Make `to` own a copy of `from` (TEXT/BLOB bytes malloc'd, with a NUL
+ * after them). 0 or DBSYNC_NOMEM (then `to` is zeroed). */
+int dbsync__value_copy(dbsync__value *to, const dbsync__value *from);
+
+/* Free what dbsync__value_copy allocated; zero the value. */
+void dbsync__value_clear(dbsync__value *v);
+
 /* 1 if both values are the same SQLite value (type and bytes). */
 int dbsync__value_equal(const dbsync__value *a, const dbsync__value *b);
 

@@ -74,8 +74,8 @@ DBSYNC_EXTERN(int) dbsync_client_is_tracked(dbsync_client *client,
 					    dbsync_direction *direction);
 
 /*
- * METHOD. The pending (not yet pushed) operations, compressed to at most one
- * per row, in push order. `*out` belongs to the caller: free it with
+ * METHOD. The pending (not yet acknowledged by the server: a push in flight
+ * included) operations, compressed to at most one per row, in push order. `*out` belongs to the caller: free it with
  * dbsync_oplist_free. Reads only; the log itself is not rewritten.
  */
 DBSYNC_EXTERN(int) dbsync_client_pending(dbsync_oplist **out,
@@ -83,8 +83,9 @@ DBSYNC_EXTERN(int) dbsync_client_pending(dbsync_oplist **out,
 
 /*
  * METHOD. Rewrite the pending log in its compressed form, so the log holds
- * at most one entry per touched row. Push does this itself; applications
- * that write a lot between syncs may call it to bound the log's size.
+ * at most one entry per touched row (a push in flight is left as sent).
+ * Applications that write a lot between syncs may call it to bound the
+ * log's size; a push drops what it sent once acknowledged.
  * Concurrent writers are safe: the rewrite is one write transaction.
  */
 DBSYNC_EXTERN(int) dbsync_client_compact(dbsync_client *client);
