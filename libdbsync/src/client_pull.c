@@ -87,7 +87,7 @@ static int apply_op(dbsync_client *c, dbsync__ctables *tables,
 	const dbsync__msg_table *mt = &p->tables[op->table];
 	dbsync__ctable *t = dbsync__ctables_by_name(tables, mt->name);
 	sqlite3_stmt *st;
-	size_t k, j;
+	size_t k;
 	int rc;
 
 	if (!t || t->direction == DBSYNC_DIRECTION_PUSH)
@@ -98,25 +98,9 @@ static int apply_op(dbsync_client *c, dbsync__ctables *tables,
 		st = t->sql.del;
 		dbsync__sql_bind_value(st, 1, &op->pk);
 	} else {
-		if (mt->ncolumns != t->ncolumns)
-			return dbsync__error_set(&c->err, DBSYNC_SCHEMA,
-						 "table \"%s\" has %zu columns "
-						 "here and %zu on the server",
-						 t->name, t->ncolumns,
-						 mt->ncolumns);
-		for (k = 0; k < t->ncolumns; k++) {
-			for (j = 0; j < mt->ncolumns; j++)
-				if (sqlite3_stricmp(mt->columns[j],
-						    t->columns[k]) == 0)
-					break;
-			if (j == mt->ncolumns)
-				return dbsync__error_set(
-					&c->err, DBSYNC_SCHEMA,
-					"the server's \"%s\" has no column "
-					"\"%s\"",
-					t->name, t->columns[k]);
-			row[k] = op->row[j];
-		}
+		rc = dbsync__ctable_local_row(t, mt, op->row, row, &c->err);
+		if (rc)
+			return rc;
 		st = t->sql.upsert;
 		for (k = 0; k < t->ncolumns; k++)
 			dbsync__sql_bind_value(st, (int)k + 1, &row[k]);

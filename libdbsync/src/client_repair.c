@@ -105,7 +105,7 @@ static int stage_page(dbsync_client *c, struct stage *st,
 		      const dbsync__pull_resp *p)
 {
 	dbsync__value *row = NULL;
-	size_t i, k, j, width = 1;
+	size_t i, k, width = 1;
 	int rc = 0;
 
 	for (k = 0; k < st->tables.n; k++)
@@ -123,28 +123,7 @@ static int stage_page(dbsync_client *c, struct stage *st,
 
 		if (!t || !pulled(t) || op->op != 'i')
 			continue;
-		if (mt->ncolumns != t->ncolumns) {
-			rc = dbsync__error_set(&c->err, DBSYNC_SCHEMA,
-					       "table \"%s\" has %zu columns "
-					       "here and %zu on the server",
-					       t->name, t->ncolumns,
-					       mt->ncolumns);
-			break;
-		}
-		for (k = 0; k < t->ncolumns && !rc; k++) {
-			for (j = 0; j < mt->ncolumns; j++)
-				if (sqlite3_stricmp(mt->columns[j],
-						    t->columns[k]) == 0)
-					break;
-			if (j == mt->ncolumns)
-				rc = dbsync__error_set(
-					&c->err, DBSYNC_SCHEMA,
-					"the server's \"%s\" has no column "
-					"\"%s\"",
-					t->name, t->columns[k]);
-			else
-				row[k] = op->row[j];
-		}
+		rc = dbsync__ctable_local_row(t, mt, op->row, row, &c->err);
 		if (rc)
 			break;
 		ins = st->sql[t - st->tables.t].upsert;

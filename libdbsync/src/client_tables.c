@@ -119,3 +119,29 @@ dbsync__ctable *dbsync__ctables_by_name(dbsync__ctables *ts, const char *name)
 			return &ts->t[k];
 	return NULL;
 }
+
+int dbsync__ctable_local_row(const dbsync__ctable *t,
+			     const dbsync__msg_table *mt,
+			     const dbsync__value *remote, dbsync__value *row,
+			     dbsync__error *err)
+{
+	size_t k, j;
+
+	if (mt->ncolumns != t->ncolumns)
+		return dbsync__error_set(err, DBSYNC_SCHEMA,
+					 "table \"%s\" has %zu columns here "
+					 "and %zu on the server",
+					 t->name, t->ncolumns, mt->ncolumns);
+	for (k = 0; k < t->ncolumns; k++) {
+		for (j = 0; j < mt->ncolumns; j++)
+			if (sqlite3_stricmp(mt->columns[j], t->columns[k]) == 0)
+				break;
+		if (j == mt->ncolumns)
+			return dbsync__error_set(err, DBSYNC_SCHEMA,
+						 "the server's \"%s\" has no "
+						 "column \"%s\"",
+						 t->name, t->columns[k]);
+		row[k] = remote[j];
+	}
+	return 0;
+}

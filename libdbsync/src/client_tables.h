@@ -10,6 +10,7 @@
 
 #include "dbsync/client.h"
 #include "error.h"
+#include "message.h"
 #include "rowsql.h"
 
 typedef struct dbsync__ctable {
@@ -30,6 +31,14 @@ typedef struct dbsync__ctables {
 int dbsync__ctables_load(sqlite3 *db, dbsync__ctables *out,
 			 dbsync__error *err);
 void dbsync__ctables_free(dbsync__ctables *ts);
+
+/* Put a row the server sent for message table `mt` into `row` (the local
+ * table's column order, borrowed values), matching columns by name.
+ * DBSYNC_SCHEMA when the two tables' columns differ. */
+int dbsync__ctable_local_row(const dbsync__ctable *t,
+			     const dbsync__msg_table *mt,
+			     const dbsync__value *remote, dbsync__value *row,
+			     dbsync__error *err);
 
 dbsync__ctable *dbsync__ctables_by_tid(dbsync__ctables *ts, int64_t tid);
 dbsync__ctable *dbsync__ctables_by_name(dbsync__ctables *ts, const char *name);

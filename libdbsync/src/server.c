@@ -312,6 +312,30 @@ int dbsync_server_error_code(const dbsync_server *s)
 	return s ? s->err.code : 0;
 }
 
+int dbsync__server_describe_tables(const dbsync__store_table *t, size_t n,
+				   struct dbsync__pull_resp *r)
+{
+	size_t k, c;
+
+	r->tables = calloc(n ? n : 1, sizeof(*r->tables));
+	if (!r->tables)
+		return DBSYNC_NOMEM;
+	for (k = 0; k < n; k++) {
+		dbsync__msg_table *m = &r->tables[r->ntables++];
+		m->name = strdup(t[k].name);
+		m->pk = strdup(t[k].pk);
+		m->columns = calloc(t[k].ncolumns, sizeof(char *));
+		if (!m->name || !m->pk || !m->columns)
+			return DBSYNC_NOMEM;
+		for (c = 0; c < t[k].ncolumns; c++) {
+			if (!(m->columns[c] = strdup(t[k].columns[c])))
+				return DBSYNC_NOMEM;
+			m->ncolumns = c + 1;
+		}
+	}
+	return 0;
+}
+
 /* ---- responses ------------------------------------------------------- */
 
 void dbsync__respond_json(dbsync_response *resp, int status, char *body,

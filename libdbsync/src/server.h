@@ -98,6 +98,12 @@ void dbsync__server_pull(dbsync_server *s, dbsync__request *req,
 void dbsync__server_repair(dbsync_server *s, dbsync__request *req,
 			   dbsync_response *resp);
 
+/* Fill a pull-shaped answer's table list from the store's tables, in the
+ * same order (message ops index it). 0 or DBSYNC_NOMEM. */
+struct dbsync__pull_resp;
+int dbsync__server_describe_tables(const dbsync__store_table *t, size_t n,
+				   struct dbsync__pull_resp *r);
+
 /* Borrow a store connection for one request; give it back after. */
 int dbsync__server_store_get(dbsync_server *s, dbsync__store **out,
 			     dbsync__error *err);

@@ -252,32 +252,6 @@ static int add_version(void *payload, const dbsync__store_version *v)
 	return 0;
 }
 
-/* The message's table list mirrors the store's (op->table indexes it). */
-static int describe_tables(const dbsync__store_table *t, size_t n,
-			   dbsync__pull_resp *r)
-{
-	size_t k, c;
-
-	r->tables = calloc(n ? n : 1, sizeof(*r->tables));
-	if (!r->tables)
-		return DBSYNC_NOMEM;
-	for (k = 0; k < n; k++) {
-		dbsync__msg_table *m = &r->tables[r->ntables++];
-		m->name = strdup(t[k].name);
-		m->pk = strdup(t[k].pk);
-		m->columns = calloc(t[k].ncolumns, sizeof(char *));
-		if (!m->name || !m->pk || !m->columns)
-			return DBSYNC_NOMEM;
-		for (c = 0; c < t[k].ncolumns; c++) {
-			m->columns[c] = strdup(t[k].columns[c]);
-			if (!m->columns[c])
-				return DBSYNC_NOMEM;
-			m->ncolumns = c + 1;
-		}
-	}
-	return 0;
-}
-
 static int64_t parse_cursor(const char *cursor)
 {
 	char *end;
@@ -349,7 +323,7 @@ static int pull_tx(dbsync_server *s, dbsync__store *store,
 				       (long long)latest);
 	if (!rc)
 		rc = s->ops->tables(store, &t, &nt, err);
-	if (!rc && describe_tables(t, nt, r))
+	if (!rc && dbsync__server_describe_tables(t, nt, r))
 		rc = dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	memset(&pg, 0, sizeof(pg));
 	pg.s = s;

@@ -86,30 +86,6 @@ static int parse_cursor(const char *c, size_t *table, int64_t *position)
 	return 0;
 }
 
-static int describe(const dbsync__store_table *t, size_t n,
-		    dbsync__pull_resp *r)
-{
-	size_t k, c;
-
-	r->tables = calloc(n ? n : 1, sizeof(*r->tables));
-	if (!r->tables)
-		return DBSYNC_NOMEM;
-	for (k = 0; k < n; k++) {
-		dbsync__msg_table *m = &r->tables[r->ntables++];
-		m->name = strdup(t[k].name);
-		m->pk = strdup(t[k].pk);
-		m->columns = calloc(t[k].ncolumns, sizeof(char *));
-		if (!m->name || !m->pk || !m->columns)
-			return DBSYNC_NOMEM;
-		for (c = 0; c < t[k].ncolumns; c++) {
-			if (!(m->columns[c] = strdup(t[k].columns[c])))
-				return DBSYNC_NOMEM;
-			m->ncolumns = c + 1;
-		}
-	}
-	return 0;
-}
-
 static int repair_tx(dbsync_server *s, dbsync__store *store,
 		     const dbsync__pull_req *q, dbsync__pull_resp *r,
 		     dbsync__error *err)
@@ -144,7 +120,7 @@ static int repair_tx(dbsync_server *s, dbsync__store *store,
 	r->target_version = q->has_target ? q->target_version : latest;
 	if (!rc)
 		rc = s->ops->tables(store, &t, &nt, err);
-	if (!rc && describe(t, nt, r))
+	if (!rc && dbsync__server_describe_tables(t, nt, r))
 		rc = dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	memset(&cp, 0, sizeof(cp));
 	cp.resp = r;
