@@ -148,13 +148,16 @@ TEST(lost_push_answer_then_retry_creates_no_duplicate)
 	sdb = th_db_open(srv->store);
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 2);
 	/* Still pending here: the client does not know. A write meanwhile
-	 * rides with the next push. */
+	 * follows the retried push as a push of its own. */
 	exec_on(a, "INSERT INTO city VALUES (3, 'Turku')");
-	ASSERT_OK(dbsync_client_push(a)); /* retry: recognized */
+	ASSERT_OK(dbsync_client_push(a)); /* retry (recognized), then more */
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM dbsync_versions"),
-		      1);
-	ASSERT_OK(dbsync_client_push(a)); /* the new write */
+		      2);
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 3);
+	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM dbsync_versions"
+					" WHERE id = 1 AND last_seq - first_seq"
+					" = 1"),
+		      1); /* version 1 holds the two first rows only */
 	ASSERT_EQ_STR(th_pending_str(a), "");
 	ASSERT_EQ_INT(latest(a), 2);
 	th_db_close(sdb);
@@ -566,11 +569,37 @@ TEST(https_with_an_untrusted_ca_fails_with_tls)
 	ASSERT_EQ_INT(th_server_stop(srv), 0);
 }
 
+TEST(large_push_goes_in_batches_under_the_body_limit)
+{
+	/* 45,000 rows are ~6.5 MB of JSON: over a 4 MB body limit in one
+	 * request, fine in batches. */
+	static const char *const args[] = {"--track", "city,person",
+					   "--registration", "open",
+					   "--max-body", "4M", NULL};
+	th_server *srv = th_server_start("server", schema, args);
+	dbsync_client *a = client(srv, "a"), *b = client(srv, "b");
+	sqlite3 *sdb;
+
+	exec_on(a, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+		   " FROM r WHERE i < 45000) INSERT INTO city SELECT i,"
+		   " 'a city with a longish name, number ' || i FROM r");
+	ASSERT_OK(dbsync_client_push(a));
+	ASSERT_EQ_STR(th_pending_str(a), "");
+	sdb = th_db_open(srv->store);
+	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 45000);
+	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM dbsync_versions"),
+		      3);
+	th_db_close(sdb);
+	ASSERT_OK(dbsync_client_sync(b, 0));
+	ASSERT_EQ_STR(contents(dbsync_client_path(b)), contents(srv->store));
+}
+
 static const th_case cases[] = {
 	CASE(three_clients_converge),
 	CASE(lost_push_answer_then_retry_creates_no_duplicate),
 	CASE(lost_push_answer_then_pull_recognizes_own_version),
 	CASE(empty_push_succeeds),
+	CASE(large_push_goes_in_batches_under_the_body_limit),
 	CASE(two_concurrent_pushes_on_one_base_one_wins),
 	CASE(writes_during_sync_reach_the_server_later),
 	CASE(direct_server_writes_reach_every_client),

@@ -136,6 +136,57 @@ static int add_op(void *payload, int64_t tid, char op, const dbsync__value *pk,
 	return 0;
 }
 
+/*
+ * A push carries at most PUSH_BATCH log entries, so its body stays far
+ * below a server's body limit (about 150 bytes a row): the oldest entries
+ * go first and the rest follow in further pushes. A row whose entries
+ * straddle two batches is sent twice; each time the live row is read, so
+ * the server ends with what the client has.
+ */
+#define PUSH_BATCH 20000
+
+static int mark_batch(dbsync_client *c)
+{
+	sqlite3_stmt *st;
+	int rc = dbsync__sql_prepare(
+		c->db,
+		"UPDATE dbsync_log SET version = -1 WHERE version IS NULL"
+		" AND seq <= coalesce((SELECT seq FROM dbsync_log"
+		" WHERE version IS NULL ORDER BY seq LIMIT 1 OFFSET ?1),"
+		" 9223372036854775807)",
+		&st, &c->err, "cannot mark the push");
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int(st, 1, PUSH_BATCH - 1);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(&c->err, c->db, rc,
+					    "cannot mark the push");
+	return 0;
+}
+
+/* Whether pending entries remain that no push has carried yet. */
+static int more_pending(dbsync_client *c, int *more)
+{
+	sqlite3_stmt *st;
+	int rc = dbsync__sql_prepare(c->db,
+				     "SELECT EXISTS (SELECT 1 FROM dbsync_log"
+				     " WHERE version IS NULL)",
+				     &st, &c->err, "cannot read the log");
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	*more = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return dbsync__error_sqlite(&c->err, c->db, rc,
+					    "cannot read the log");
+	return 0;
+}
+
 /* Step 1: mark (or reuse) the push in flight and build its message. */
 static int prepare(dbsync_client *c, char **body, size_t *len, int *retry)
 {
@@ -168,10 +219,7 @@ static int prepare(dbsync_client *c, char **body, size_t *len, int *retry)
 							 "out of memory");
 		}
 		if (!rc)
-			rc = dbsync__sql_exec(c->db,
-					      "UPDATE dbsync_log SET version = -1"
-					      " WHERE version IS NULL",
-					      &c->err, "cannot mark the push");
+			rc = mark_batch(c);
 		if (!rc)
 			rc = dbsync__meta_set_bytes(c->db, DBSYNC__META_PUSH_ID,
 						    push_id, strlen(push_id), 0,
@@ -272,7 +320,8 @@ static int refused(int rc)
 	}
 }
 
-int dbsync__client_do_push(dbsync_client *c, int *retried)
+/* One push: one batch, one version. */
+static int push_once(dbsync_client *c, int *retried)
 {
 	dbsync__http_response resp;
 	char *body = NULL;
@@ -280,7 +329,6 @@ int dbsync__client_do_push(dbsync_client *c, int *retried)
 	int64_t version = 0;
 	int rc;
 
-	*retried = 0;
 	rc = prepare(c, &body, &len, retried);
 	if (rc)
 		return rc;
@@ -300,4 +348,21 @@ int dbsync__client_do_push(dbsync_client *c, int *retried)
 	}
 	/* No answer: the push stays in flight for a retry. */
 	return rc;
+}
+
+int dbsync__client_do_push(dbsync_client *c, int *retried)
+{
+	int rc, more = 1;
+
+	*retried = 0;
+	/* Batches until what was pending at the start is pushed; writes
+	 * made meanwhile ride along as long as pushes keep succeeding. */
+	while (more) {
+		rc = push_once(c, retried);
+		if (!rc)
+			rc = more_pending(c, &more);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }

@@ -29,6 +29,7 @@ struct compressor {
 	unsigned char *arena;
 	size_t narena, arena_cap;
 	size_t nentries; /* log entries read */
+	int64_t last_seq; /* seq of the last entry read */
 };
 
 static uint64_t mix(uint64_t h)
@@ -241,6 +242,7 @@ static int fold_entries(sqlite3 *db, sqlite3_stmt *st, struct compressor *c,
 		}
 		fold(r, (char)op[0], sqlite3_column_int64(st, 0));
 		c->nentries++;
+		c->last_seq = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -515,23 +517,29 @@ int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
 			     size_t max,
 			     int (*fn)(void *payload, int64_t tid, char op,
 				       const dbsync__value *pk, int64_t pos),
-			     void *payload, int *more, dbsync__error *err)
+			     void *payload, int *more, int64_t *covered,
+			     dbsync__error *err)
 {
 	struct compressor c;
 	struct survivor *order;
 	sqlite3_stmt *st;
-	size_t n, k, sent = 0;
+	size_t n, k;
 	int rc;
 
 	*more = 0;
+	*covered = after_seq;
+	/* At most `max` entries: a page costs what it sends, not what is
+	 * left of the range (folding the rest per page is quadratic). */
 	rc = dbsync__sql_prepare(db,
 				 "SELECT seq, tid, pk, op FROM dbsync_log"
-				 " WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+				 " WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
+				 " LIMIT ?3",
 				 &st, err, "cannot read the operations log");
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, after_seq);
 	sqlite3_bind_int64(st, 2, last_seq);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(max ? max : 1));
 	rc = fold_entries(db, st, &c, err);
 	if (rc)
 		return rc;
@@ -544,12 +552,17 @@ int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
 		const struct row *r = &c.rows[order[k].row];
 		dbsync__value pk = {(dbsync_type)r->type, r->i, r->f,
 				    (const char *)c.arena + r->off, r->len};
-		if (sent == max) {
+		rc = fn(payload, r->tid, r->state, &pk, r->pos);
+		if (rc == 1) {
+			/* The caller is full: resume after what it took. */
 			*more = 1;
 			break;
 		}
-		rc = fn(payload, r->tid, r->state, &pk, r->pos);
-		sent++;
+		*covered = r->pos;
+	}
+	if (!*more && !rc && c.nentries) {
+		*covered = c.last_seq;
+		*more = c.nentries >= (max ? max : 1) && c.last_seq < last_seq;
 	}
 	free(order);
 	compressor_free(&c);

@@ -24,16 +24,21 @@ int dbsync__oplog_pending(sqlite3 *db, dbsync_oplist **out,
 int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err);
 
 /*
- * Fold the log entries with after_seq < seq <= last_seq (all of them, any
- * version) and hand the survivors, in position order, to `fn`: at most
- * `max` of them, *more telling whether any were left. `fn` returns 0 to go on or an error code to stop. For the
- * server, whose log holds every version's entries in seq order.
+ * Fold the next `max` log entries with after_seq < seq <= last_seq (any
+ * version) and hand the survivors, in position order, to `fn`. `fn`
+ * returns 0 to go on, 1 when it is full (the rest is left for the next
+ * call), or an error code. *covered is where the next call starts; *more
+ * tells whether entries may remain. A row whose entries straddle two calls
+ * is handed over twice, each time with the fold of its entries in that
+ * call: rows are read live, so the last one handed over is what counts.
+ * For the server, whose log holds every version's entries in seq order.
  */
 int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
 			     size_t max,
 			     int (*fn)(void *payload, int64_t tid, char op,
 				       const dbsync__value *pk, int64_t pos),
-			     void *payload, int *more, dbsync__error *err);
+			     void *payload, int *more, int64_t *covered,
+			     dbsync__error *err);
 
 /*
  * Fold the in-flight entries (those a push has sent and not yet seen

@@ -24,8 +24,6 @@ struct page {
 	dbsync__pull_resp *resp;
 	size_t ops_cap, vers_cap;
 	size_t max_ops, max_bytes, bytes;
-	int64_t last_pos;
-	int full;
 	dbsync__error *err;
 };
 
@@ -58,7 +56,6 @@ static int add_change(void *payload, const dbsync__store_change *c)
 	if (t == pg->ntables)
 		return 0; /* a table no longer tracked */
 	if (r->nops >= pg->max_ops || (r->nops && pg->bytes >= pg->max_bytes)) {
-		pg->full = 1;
 		return 1; /* stop: the page is full */
 	}
 	if (kind != 'd') {
@@ -97,7 +94,6 @@ static int add_change(void *payload, const dbsync__store_change *c)
 	if (rc)
 		return dbsync__error_set(pg->err, DBSYNC_NOMEM, "out of memory");
 	pg->bytes += bytes;
-	pg->last_pos = c->pos;
 	return 0;
 }
 
@@ -279,7 +275,7 @@ static int pull_tx(dbsync_server *s, dbsync__store *store,
 {
 	dbsync__store_table *t = NULL;
 	struct page pg;
-	int64_t latest = 0, after, cursor = parse_cursor(q->cursor);
+	int64_t latest = 0, after, cursor = parse_cursor(q->cursor), next = 0;
 	size_t nt = 0;
 	int rc, more = 0;
 
@@ -342,17 +338,15 @@ static int pull_tx(dbsync_server *s, dbsync__store *store,
 				      add_version, &pg, err);
 	if (!rc) {
 		rc = s->ops->changes(store, after, r->target_version, cursor,
-				     pg.max_ops, add_change, &pg, &more, err);
-		if (rc == 1)
-			rc = 0; /* stopped by a full page */
-		more = more || pg.full;
+				     pg.max_ops, add_change, &pg, &more, &next,
+				     err);
 	}
 	if (!rc)
 		rc = add_parents(&pg);
 	s->ops->rollback(store);
 	if (!rc && more) {
 		char buf[24];
-		snprintf(buf, sizeof(buf), "%lld", (long long)pg.last_pos);
+		snprintf(buf, sizeof(buf), "%lld", (long long)next);
 		r->cursor = strdup(buf);
 		if (!r->cursor)
 			rc = dbsync__error_set(err, DBSYNC_NOMEM,

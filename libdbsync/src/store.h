@@ -112,13 +112,15 @@ typedef struct dbsync__store_ops {
 			 const char *push_id, int64_t now, int64_t *version,
 			 dbsync__error *err);
 
-	/* Reading for pull: the compressed changes of versions
-	 * (after, target] positioned after `cursor`, in position order, at
-	 * most `max`; `*more` says whether some were left. */
+	/* Reading for pull: the compressed changes of the next `max` log
+	 * entries of versions (after, target] past `cursor`, in position
+	 * order; `fn` returns 1 when its page is full. *next is the cursor
+	 * of the following page, *more whether there may be one. */
 	int (*changes)(dbsync__store *s, int64_t after, int64_t target,
 		       int64_t cursor, size_t max,
 		       int (*fn)(void *payload, const dbsync__store_change *c),
-		       void *payload, int *more, dbsync__error *err);
+		       void *payload, int *more, int64_t *next,
+		       dbsync__error *err);
 	int (*versions)(dbsync__store *s, int64_t after, int64_t target,
 			int (*fn)(void *payload,
 				  const dbsync__store_version *v),

@@ -843,7 +843,8 @@ static int forward_change(void *payload, int64_t tid, char op,
 static int sq_changes(dbsync__store *s, int64_t after, int64_t target,
 		      int64_t cursor, size_t max,
 		      int (*fn)(void *payload, const dbsync__store_change *c),
-		      void *payload, int *more, dbsync__error *err)
+		      void *payload, int *more, int64_t *next,
+		      dbsync__error *err)
 {
 	struct changes_ctx ctx = {fn, payload};
 	int64_t lo = 0, hi = 0;
@@ -859,7 +860,7 @@ static int sq_changes(dbsync__store *s, int64_t after, int64_t target,
 	if (cursor > lo)
 		lo = cursor;
 	return dbsync__oplog_fold_range(s->db, lo, hi, max, forward_change,
-					&ctx, more, err);
+					&ctx, more, next, err);
 }
 
 static int sq_versions(dbsync__store *s, int64_t after, int64_t target,

@@ -1,0 +1,1008 @@
+/*
+ * sync_bench - push and pull throughput through a real dbsyncd on loopback.
+ *
+ * Every round:
+ *   1. baseline: a plain SQLite insert of the N rows into a fresh database
+ *      (prepared statement, one transaction, WAL, SQLite's defaults), timed
+ *      from BEGIN to the end of COMMIT. It runs first in odd rounds and last
+ *      in even rounds, so a drift in the machine's speed hits both sides;
+ *   2. a dbsyncd child process (fork + exec) on a fresh store, listening on
+ *      127.0.0.1 port 0, schema and tracking given on its command line,
+ *      registration open;
+ *   3. client A (a fresh database, `item` tracked, registered) receives the
+ *      N rows through this program's own sqlite3 connection in one
+ *      transaction, as an application would write them; then
+ *      dbsync_client_push is timed;
+ *   4. the server is stopped (SIGTERM) and started again on the same store,
+ *      so its memory figure for the pull is the pull's alone;
+ *   5. client B (a fresh database, same schema, registered) times
+ *      dbsync_client_pull; its rows are then compared with A's, row by row.
+ *
+ * The push and the pull each run in a child process of their own (this
+ * program executed again with a hidden --child option), so the client's peak
+ * resident memory (VmHWM) is that of a process that opens a database and
+ * syncs it, nothing else. The server's peak is VmHWM of the dbsyncd process
+ * read right before it is stopped. CPU times of client and server are taken
+ * around the timed call (getrusage in the child, /proc/PID/stat of dbsyncd).
+ *
+ * The figures are N / seconds ("ops/s", one operation per row) and the ratio
+ * plain insert rate / sync rate ("x times slower"); per round and the median
+ * of the rounds. The benchmark never fails on timing. See docs/benchmarks.md.
+ */
+#include <dbsync.h>
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TABLE "item"
+#define TABLE_SQL                                                          \
+	"CREATE TABLE IF NOT EXISTS " TABLE " (id INTEGER PRIMARY KEY,"    \
+	" name TEXT, qty INTEGER, price REAL, note TEXT);\n"
+#define INSERT_SQL                                                         \
+	"INSERT INTO " TABLE " (id, name, qty, price, note)"               \
+	" VALUES (?1, ?2, ?3, ?4, ?5)"
+
+/* The target of the issue, in each direction. */
+#define TARGET_OPS 100000.0
+
+/* Row values as in capture_bench: 25 and 45 bytes of ASCII words drawn
+ * from pools by a hash of the key. */
+#define NAME_LEN 25
+#define NOTE_LEN 45
+#define POOL_SIZE 4096 /* power of two */
+
+struct options {
+	long long rows;
+	int rounds;
+	const char *dbsyncd;
+	const char *dir;
+	long long page_size; /* 0: the server's default */
+	long timeout_s;	     /* per request, for the client */
+};
+
+/* What a child reports about its timed call. */
+struct client_result {
+	double seconds;
+	double cpu;	       /* user + system of the child, during the call */
+	long long hwm_kb;      /* VmHWM at the end */
+	long long rss_kb;      /* VmRSS right before the call */
+	long long bytes;       /* HTTP bytes sent + received (progress) */
+	long long requests;    /* HTTP requests, as the progress callback saw */
+};
+
+struct server {
+	pid_t pid;
+	int port;
+	double cpu_mark; /* CPU seconds at the mark */
+	long long start_rss_kb;
+};
+
+struct round_result {
+	double plain;	/* seconds */
+	double tracked; /* the tracked insert into A (capture), for scale */
+	struct client_result push, pull;
+	double push_server_cpu, pull_server_cpu;
+	long long push_server_hwm, pull_server_hwm;	/* kB */
+	long long push_server_start, pull_server_start; /* kB, after start */
+};
+
+static char name_pool[POOL_SIZE][NAME_LEN + 1];
+static char note_pool[POOL_SIZE][NOTE_LEN + 1];
+static char made_dir[PATH_MAX]; /* the directory this run created, if any */
+static const char *work_dir;
+static int keep_files;
+static pid_t server_pid; /* a running dbsyncd, stopped at exit */
+
+/* ---- small helpers ---- */
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("sync_bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void check_sqlite(sqlite3 *db, int rc, const char *what)
+{
+	if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		die("%s: %s (SQLite code %d)", what, sqlite3_errmsg(db), rc);
+}
+
+static void check_dbsync(dbsync_client *client, int rc, const char *what)
+{
+	if (rc < 0)
+		die("%s: %s: %s", what, dbsync_error_name(rc),
+		    client ? dbsync_client_error_message(client)
+			   : dbsync_last_error_message());
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+	check_sqlite(db, sqlite3_exec(db, sql, NULL, NULL, NULL), sql);
+}
+
+static long long query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *stmt = NULL;
+	long long value = 0;
+	int rc;
+
+	check_sqlite(db, sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), sql);
+	rc = sqlite3_step(stmt);
+	check_sqlite(db, rc, sql);
+	if (rc == SQLITE_ROW)
+		value = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return value;
+}
+
+static double clock_seconds(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_seconds(void)
+{
+	return clock_seconds(CLOCK_MONOTONIC);
+}
+
+static double cpu_seconds(void)
+{
+	return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* splitmix64, as capture_bench. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static void fill_text(char *out, size_t len, uint64_t *state)
+{
+	static const char letters[] = "abcdefghijklmnopqrstuvwxyz";
+	size_t word = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		*state = mix(*state);
+		if (word >= 3 && i + 1 < len && (*state >> 40) % 7 == 0) {
+			out[i] = ' ';
+			word = 0;
+			continue;
+		}
+		out[i] = letters[(*state >> 16) % 26];
+		if (word == 0)
+			out[i] = (char)(out[i] - 'a' + 'A');
+		word++;
+	}
+	out[len] = '\0';
+}
+
+static void fill_pools(void)
+{
+	uint64_t state = 20240611;
+
+	for (size_t i = 0; i < POOL_SIZE; i++) {
+		fill_text(name_pool[i], NAME_LEN, &state);
+		fill_text(note_pool[i], NOTE_LEN, &state);
+	}
+}
+
+/* "1234567" -> "1,234,567" into buf (at least 32 bytes). */
+static const char *group(long long n, char *buf)
+{
+	char digits[32];
+	int len = snprintf(digits, sizeof digits, "%lld", n < 0 ? -n : n);
+	size_t o = 0;
+
+	if (n < 0)
+		buf[o++] = '-';
+	for (int i = 0; i < len; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(const double *values, int n)
+{
+	double sorted[1000];
+
+	memcpy(sorted, values, (size_t)n * sizeof *sorted);
+	qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
+	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+static double mb(long long kb)
+{
+	return (double)kb / 1024.0;
+}
+
+/* A file in the work directory. */
+static const char *path_in_dir(char *buf, size_t size, const char *name)
+{
+	if ((size_t)snprintf(buf, size, "%s/%s", work_dir, name) >= size)
+		die("--dir: path too long");
+	return buf;
+}
+
+/* Remove a database and its companions; `quietly` ignores errors (at exit,
+ * where dying again is not an option). */
+static void remove_db_files(const char *name, int quietly)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	char base[PATH_MAX], path[PATH_MAX + 16];
+
+	path_in_dir(base, sizeof base, name);
+	for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+		snprintf(path, sizeof path, "%s%s", base, suffixes[i]);
+		if (unlink(path) != 0 && errno != ENOENT && !quietly)
+			die("cannot remove %s: %s", path, strerror(errno));
+	}
+}
+
+static void remove_db(const char *name)
+{
+	remove_db_files(name, 0);
+}
+
+/* ---- /proc ---- */
+
+/* A "Vm...:  N kB" line of /proc/PID/status ("self" for this process), or
+ * -1. */
+static long long proc_status_kb(const char *pid, const char *field)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	long long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			kb = strtoll(line + flen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+static long long pid_status_kb(pid_t pid, const char *field)
+{
+	char s[32];
+
+	snprintf(s, sizeof s, "%ld", (long)pid);
+	return proc_status_kb(s, field);
+}
+
+/* User + system CPU seconds of a process, from /proc/PID/stat. */
+static double pid_cpu_seconds(pid_t pid)
+{
+	char path[64], buf[4096];
+	unsigned long long utime = 0, stime = 0;
+	const char *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command name in parentheses: state is field 3, utime 14
+	 * and stime 15. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				"%llu %llu",
+			 &utime, &stime) != 2)
+		return 0;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- the rows ---- */
+
+static void insert_rows(sqlite3 *db, sqlite3_stmt *stmt, long long count)
+{
+	long long changed = 0;
+
+	for (long long id = 1; id <= count; id++) {
+		uint64_t h = mix((uint64_t)id);
+
+		sqlite3_bind_int64(stmt, 1, id);
+		sqlite3_bind_text(stmt, 2, name_pool[h & (POOL_SIZE - 1)],
+				  NAME_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)((h >> 12) % 10000));
+		sqlite3_bind_double(stmt, 4,
+				    (double)((h >> 28) % 100000) / 100.0);
+		sqlite3_bind_text(stmt, 5,
+				  note_pool[(h >> 44) & (POOL_SIZE - 1)],
+				  NOTE_LEN, SQLITE_STATIC);
+		check_sqlite(db, sqlite3_step(stmt), "insert");
+		sqlite3_reset(stmt);
+		changed += sqlite3_changes(db);
+	}
+	if (changed != count)
+		die("insert changed %lld rows, expected %lld", changed, count);
+}
+
+static sqlite3 *open_db(const char *name)
+{
+	char path[PATH_MAX];
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path_in_dir(path, sizeof path, name), &db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+				 NULL);
+
+	check_sqlite(db, rc, "open");
+	sqlite3_busy_timeout(db, 5000);
+	exec_sql(db, "PRAGMA journal_mode=WAL");
+	return db;
+}
+
+/* Insert the N rows into `name` in one transaction; seconds from BEGIN to
+ * the end of COMMIT. */
+static double timed_insert(const char *name, long long rows)
+{
+	sqlite3 *db = open_db(name);
+	sqlite3_stmt *stmt = NULL;
+	double start, seconds;
+
+	exec_sql(db, TABLE_SQL);
+	check_sqlite(db, sqlite3_prepare_v2(db, INSERT_SQL, -1, &stmt, NULL),
+		     INSERT_SQL);
+	start = now_seconds();
+	exec_sql(db, "BEGIN");
+	insert_rows(db, stmt, rows);
+	exec_sql(db, "COMMIT");
+	seconds = now_seconds() - start;
+	sqlite3_finalize(stmt);
+	check_sqlite(db, sqlite3_close(db), "close");
+	return seconds;
+}
+
+/* ---- dbsyncd ---- */
+
+static void start_server(const struct options *o, struct server *s)
+{
+	char store[PATH_MAX + 8], path[PATH_MAX], port_file[PATH_MAX],
+		schema[PATH_MAX], log[PATH_MAX];
+	double deadline;
+	pid_t pid;
+
+	snprintf(store, sizeof store, "sqlite:%s",
+		 path_in_dir(path, sizeof path, "server.db"));
+	path_in_dir(port_file, sizeof port_file, "dbsyncd.port");
+	path_in_dir(schema, sizeof schema, "schema.sql");
+	path_in_dir(log, sizeof log, "dbsyncd.log");
+	unlink(port_file);
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		char *argv[] = {(char *)o->dbsyncd,
+				"--store",
+				store,
+				"--listen",
+				"127.0.0.1:0",
+				"--port-file",
+				port_file,
+				"--schema",
+				schema,
+				"--track",
+				TABLE,
+				"--registration",
+				"open",
+				NULL};
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(o->dbsyncd, argv);
+		fprintf(stderr, "sync_bench: cannot run %s: %s\n", o->dbsyncd,
+			strerror(errno));
+		_exit(127);
+	}
+	s->pid = server_pid = pid;
+	s->port = 0;
+
+	/* Listening once the port file exists (written through a rename). */
+	deadline = now_seconds() + 30;
+	while (!s->port) {
+		FILE *f = fopen(port_file, "r");
+		int status;
+
+		if (f) {
+			if (fscanf(f, "%d", &s->port) != 1)
+				s->port = 0;
+			fclose(f);
+		}
+		if (s->port)
+			break;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			server_pid = 0;
+			die("dbsyncd exited before listening (status %d); see "
+			    "%s",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1, log);
+		}
+		if (now_seconds() > deadline)
+			die("dbsyncd did not listen within 30 s; see %s", log);
+		nanosleep(&(struct timespec){0, 5000000}, NULL);
+	}
+	s->start_rss_kb = pid_status_kb(pid, "VmRSS");
+	s->cpu_mark = pid_cpu_seconds(pid);
+}
+
+/* SIGTERM and wait: a clean stop exits 0. */
+static void stop_server(struct server *s)
+{
+	int status;
+
+	if (kill(s->pid, SIGTERM) != 0)
+		die("kill dbsyncd: %s", strerror(errno));
+	if (waitpid(s->pid, &status, 0) != s->pid)
+		die("waitpid dbsyncd: %s", strerror(errno));
+	server_pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("dbsyncd did not stop cleanly (status 0x%x)", status);
+}
+
+static void server_url(const struct server *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "http://127.0.0.1:%d", s->port);
+}
+
+/* ---- clients ---- */
+
+/* A fresh client database with the table tracked, registered with the
+ * server. Untimed. */
+static void make_client(const char *name, const struct server *s)
+{
+	char path[PATH_MAX], url[64];
+	dbsync_client *c = NULL;
+	sqlite3 *db;
+
+	remove_db(name);
+	db = open_db(name);
+	exec_sql(db, TABLE_SQL);
+	check_sqlite(db, sqlite3_close(db), "close");
+	check_dbsync(NULL,
+		     dbsync_client_open(&c, path_in_dir(path, sizeof path,
+							 name)),
+		     "dbsync_client_open");
+	check_dbsync(c, dbsync_client_track(c, TABLE, DBSYNC_DIRECTION_BOTH),
+		     "dbsync_client_track");
+	server_url(s, url, sizeof url);
+	check_dbsync(c, dbsync_client_set_server(c, url),
+		     "dbsync_client_set_server");
+	check_dbsync(c, dbsync_client_register(c, NULL),
+		     "dbsync_client_register");
+	dbsync_client_free(c);
+}
+
+/* Counts HTTP bytes: curl's progress restarts at 0 with every request. */
+struct transfer {
+	long long done, current, requests;
+};
+
+static int on_progress(uint64_t bytes_done, uint64_t bytes_total,
+		       uint64_t ops_done, uint64_t ops_total, void *payload)
+{
+	struct transfer *t = payload;
+
+	(void)bytes_total;
+	(void)ops_total;
+	if (ops_done && !bytes_done)
+		return 0; /* a pull page applied, not HTTP progress */
+	if ((long long)bytes_done < t->current) {
+		t->done += t->current; /* a new request began */
+		t->requests++;
+	}
+	t->current = (long long)bytes_done;
+	return 0;
+}
+
+/*
+ * The child: open the client database, time push or pull, report on
+ * stdout: "ok SECONDS CPU HWM_KB RSS_KB BYTES REQUESTS".
+ */
+static int child_main(int argc, char **argv)
+{
+	const char *what, *path, *url;
+	long long page_size, timeout_s;
+	struct transfer t = {0, 0, 0};
+	dbsync_client *c = NULL;
+	double start, cpu, seconds;
+	long long rss;
+	int rc;
+
+	if (argc != 7)
+		die("--child: internal use");
+	what = argv[2];
+	path = argv[3];
+	url = argv[4];
+	page_size = strtoll(argv[5], NULL, 10);
+	timeout_s = strtoll(argv[6], NULL, 10);
+
+	check_dbsync(NULL, dbsync_client_open(&c, path), "dbsync_client_open");
+	check_dbsync(c, dbsync_client_set_server(c, url),
+		     "dbsync_client_set_server");
+	check_dbsync(c, dbsync_client_set_timeouts(c, 10000, timeout_s * 1000),
+		     "dbsync_client_set_timeouts");
+	if (page_size > 0)
+		check_dbsync(c, dbsync_client_set_page_size(c, page_size),
+			     "dbsync_client_set_page_size");
+	check_dbsync(c, dbsync_client_on_progress(c, on_progress, &t),
+		     "dbsync_client_on_progress");
+
+	rss = proc_status_kb("self", "VmRSS");
+	cpu = cpu_seconds();
+	start = now_seconds();
+	if (!strcmp(what, "push"))
+		rc = dbsync_client_push(c);
+	else
+		rc = dbsync_client_pull(c);
+	seconds = now_seconds() - start;
+	cpu = cpu_seconds() - cpu;
+	check_dbsync(c, rc, !strcmp(what, "push") ? "dbsync_client_push"
+						  : "dbsync_client_pull");
+	if (t.current) {
+		t.done += t.current;
+		t.requests++;
+	}
+	printf("ok %.9f %.9f %lld %lld %lld %lld\n", seconds, cpu,
+	       proc_status_kb("self", "VmHWM"), rss, t.done, t.requests);
+	dbsync_client_free(c);
+	return 0;
+}
+
+/* Run this program again as a child that pushes or pulls `name`. */
+static struct client_result run_client(const struct options *o,
+				       const char *what, const char *name,
+				       const struct server *s)
+{
+	char self[PATH_MAX], path[PATH_MAX], url[64], page[32], timeout[32],
+		line[512];
+	struct client_result r;
+	ssize_t len;
+	int fds[2], status;
+	size_t got = 0;
+	pid_t pid;
+
+	len = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (len <= 0)
+		die("readlink /proc/self/exe: %s", strerror(errno));
+	self[len] = '\0';
+	path_in_dir(path, sizeof path, name);
+	server_url(s, url, sizeof url);
+	snprintf(page, sizeof page, "%lld",
+		 !strcmp(what, "pull") ? o->page_size : 0);
+	snprintf(timeout, sizeof timeout, "%ld", o->timeout_s);
+	if (pipe(fds) != 0)
+		die("pipe: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		char *argv[] = {self,	 "--child", (char *)what, path,
+				url,	 page,	    timeout,	  NULL};
+
+		close(fds[0]);
+		dup2(fds[1], 1);
+		close(fds[1]);
+		execv(self, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (got < sizeof line - 1) {
+		ssize_t n = read(fds[0], line + got, sizeof line - 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	line[got] = '\0';
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid: %s", strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("the %s child failed (status 0x%x)", what, status);
+	memset(&r, 0, sizeof r);
+	if (sscanf(line, "ok %lf %lf %lld %lld %lld %lld", &r.seconds, &r.cpu,
+		   &r.hwm_kb, &r.rss_kb, &r.bytes, &r.requests) != 6)
+		die("the %s child said \"%s\"", what, line);
+	return r;
+}
+
+/* Untimed checks after a round: both logs empty, B's rows equal A's. */
+static void verify(const struct options *o)
+{
+	char path[PATH_MAX], *sql;
+	sqlite3 *db = open_db("b.db");
+	long long n, differ, pending_a, pending_b;
+
+	n = query_int(db, "SELECT count(*) FROM " TABLE);
+	if (n != o->rows)
+		die("client B has %lld rows after the pull, expected %lld", n,
+		    o->rows);
+	sql = sqlite3_mprintf("ATTACH %Q AS a",
+			      path_in_dir(path, sizeof path, "a.db"));
+	exec_sql(db, sql);
+	sqlite3_free(sql);
+	differ = query_int(db, "SELECT count(*) FROM"
+			       " (SELECT * FROM a." TABLE
+			       " EXCEPT SELECT * FROM main." TABLE ")");
+	if (differ)
+		die("%lld rows of client B differ from client A's", differ);
+	pending_a = query_int(db, "SELECT count(*) FROM a.dbsync_log");
+	pending_b = query_int(db, "SELECT count(*) FROM main.dbsync_log");
+	if (pending_a || pending_b)
+		die("log entries left after the sync: %lld in A, %lld in B",
+		    pending_a, pending_b);
+	check_sqlite(db, sqlite3_close(db), "close");
+}
+
+static void write_schema(void)
+{
+	char path[PATH_MAX];
+	FILE *f = fopen(path_in_dir(path, sizeof path, "schema.sql"), "w");
+
+	if (!f || fputs(TABLE_SQL, f) < 0 || fclose(f) != 0)
+		die("cannot write %s", path);
+}
+
+static void run_round(const struct options *o, int round,
+		      struct round_result *res)
+{
+	struct server s;
+	sqlite3 *db;
+	sqlite3_stmt *stmt = NULL;
+	double start;
+	int plain_first = round % 2 == 0;
+
+	remove_db("server.db");
+	remove_db("plain.db");
+	if (plain_first)
+		res->plain = timed_insert("plain.db", o->rows);
+
+	/* Push: client A's rows, written by the application. */
+	start_server(o, &s);
+	res->push_server_start = s.start_rss_kb;
+	make_client("a.db", &s);
+	db = open_db("a.db");
+	check_sqlite(db, sqlite3_prepare_v2(db, INSERT_SQL, -1, &stmt, NULL),
+		     INSERT_SQL);
+	start = now_seconds();
+	exec_sql(db, "BEGIN");
+	insert_rows(db, stmt, o->rows);
+	exec_sql(db, "COMMIT");
+	res->tracked = now_seconds() - start;
+	sqlite3_finalize(stmt);
+	exec_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	check_sqlite(db, sqlite3_close(db), "close");
+
+	s.cpu_mark = pid_cpu_seconds(s.pid);
+	res->push = run_client(o, "push", "a.db", &s);
+	res->push_server_cpu = pid_cpu_seconds(s.pid) - s.cpu_mark;
+	res->push_server_hwm = pid_status_kb(s.pid, "VmHWM");
+	stop_server(&s);
+
+	/* Pull: a fresh server process on the same store, a fresh client. */
+	start_server(o, &s);
+	res->pull_server_start = s.start_rss_kb;
+	make_client("b.db", &s);
+	s.cpu_mark = pid_cpu_seconds(s.pid);
+	res->pull = run_client(o, "pull", "b.db", &s);
+	res->pull_server_cpu = pid_cpu_seconds(s.pid) - s.cpu_mark;
+	res->pull_server_hwm = pid_status_kb(s.pid, "VmHWM");
+	stop_server(&s);
+
+	if (!plain_first)
+		res->plain = timed_insert("plain.db", o->rows);
+	verify(o);
+}
+
+static double ops(const struct options *o, double seconds)
+{
+	return seconds > 0 ? (double)o->rows / seconds : 0;
+}
+
+static void print_round(const struct options *o, int round,
+			const struct round_result *r)
+{
+	char a[32], b[32], c[32];
+	double plain = ops(o, r->plain);
+
+	printf("round %d: plain insert %.3f s = %s ops/s%s; tracked insert "
+	       "into A %.3f s\n",
+	       round + 1, r->plain, group((long long)plain, a),
+	       round % 2 == 0 ? " (first)" : " (last)", r->tracked);
+	printf("  push %.3f s = %s ops/s, %.1fx slower than the plain insert;"
+	       " client CPU %.2f s, server CPU %.2f s; %s bytes in %lld "
+	       "request(s)\n",
+	       r->push.seconds, group((long long)ops(o, r->push.seconds), b),
+	       plain / ops(o, r->push.seconds), r->push.cpu, r->push_server_cpu,
+	       group(r->push.bytes, c), r->push.requests);
+	printf("  pull %.3f s = %s ops/s, %.1fx slower than the plain insert;"
+	       " client CPU %.2f s, server CPU %.2f s; %s bytes in %lld "
+	       "request(s)\n",
+	       r->pull.seconds, group((long long)ops(o, r->pull.seconds), b),
+	       plain / ops(o, r->pull.seconds), r->pull.cpu, r->pull_server_cpu,
+	       group(r->pull.bytes, c), r->pull.requests);
+	printf("  peak memory (VmHWM): pull client %.1f MB (%.1f MB before the "
+	       "pull), pull server %.1f MB (%.1f MB after start); push client "
+	       "%.1f MB, push server %.1f MB\n",
+	       mb(r->pull.hwm_kb), mb(r->pull.rss_kb), mb(r->pull_server_hwm),
+	       mb(r->pull_server_start), mb(r->push.hwm_kb),
+	       mb(r->push_server_hwm));
+	fflush(stdout);
+}
+
+static void print_summary(const struct options *o,
+			  const struct round_result *res)
+{
+	double plain[1000], push[1000], pull[1000], push_ratio[1000],
+		pull_ratio[1000], v[1000];
+	double m_push, m_pull;
+	char a[32], b[32];
+	int n = o->rounds;
+
+	for (int r = 0; r < n; r++) {
+		plain[r] = ops(o, res[r].plain);
+		push[r] = ops(o, res[r].push.seconds);
+		pull[r] = ops(o, res[r].pull.seconds);
+		push_ratio[r] = plain[r] / push[r];
+		pull_ratio[r] = plain[r] / pull[r];
+	}
+	m_push = median(push, n);
+	m_pull = median(pull, n);
+	printf("median of %d rounds (ratios: median of the per-round "
+	       "ratios):\n",
+	       n);
+	printf("plain insert  %s ops/s\n", group((long long)median(plain, n), a));
+	printf("push          %s ops/s  %.1fx slower than the plain insert  "
+	       "target >= %s ops/s  %s\n",
+	       group((long long)m_push, a), median(push_ratio, n),
+	       group((long long)TARGET_OPS, b),
+	       m_push >= TARGET_OPS ? "MET" : "NOT MET");
+	printf("pull          %s ops/s  %.1fx slower than the plain insert  "
+	       "target >= %s ops/s  %s\n",
+	       group((long long)m_pull, a), median(pull_ratio, n),
+	       group((long long)TARGET_OPS, b),
+	       m_pull >= TARGET_OPS ? "MET" : "NOT MET");
+	/* Client and server take turns (one request at a time), so their
+	 * CPU times add up to what the sync costs without disk waits and
+	 * without the other processes of a busy machine. */
+	for (int r = 0; r < n; r++)
+		v[r] = ops(o, res[r].push.cpu + res[r].push_server_cpu);
+	printf("in CPU time of client + server (no disk waits, no other "
+	       "processes): push %s ops/s",
+	       group((long long)median(v, n), a));
+	for (int r = 0; r < n; r++)
+		v[r] = ops(o, res[r].pull.cpu + res[r].pull_server_cpu);
+	printf(", pull %s ops/s\n", group((long long)median(v, n), a));
+	for (int r = 0; r < n; r++)
+		v[r] = (double)res[r].pull.hwm_kb;
+	printf("peak memory during the pull: client %.1f MB (median; max",
+	       mb((long long)median(v, n)));
+	{
+		long long mc = 0, ms = 0;
+
+		for (int r = 0; r < n; r++) {
+			if (res[r].pull.hwm_kb > mc)
+				mc = res[r].pull.hwm_kb;
+			if (res[r].pull_server_hwm > ms)
+				ms = res[r].pull_server_hwm;
+			v[r] = (double)res[r].pull_server_hwm;
+		}
+		printf(" %.1f MB), server %.1f MB (median; max %.1f MB)\n",
+		       mb(mc), mb((long long)median(v, n)), mb(ms));
+	}
+	fflush(stdout);
+}
+
+/* ---- main ---- */
+
+static void cleanup(void)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+		server_pid = 0;
+	}
+	if (!work_dir || keep_files)
+		return;
+	{
+		static const char *const dbs[] = {"server.db", "a.db", "b.db",
+						  "plain.db"};
+		char path[PATH_MAX];
+
+		for (size_t i = 0; i < sizeof dbs / sizeof *dbs; i++)
+			remove_db_files(dbs[i], 1);
+		unlink(path_in_dir(path, sizeof path, "schema.sql"));
+		unlink(path_in_dir(path, sizeof path, "dbsyncd.log"));
+		unlink(path_in_dir(path, sizeof path, "dbsyncd.port"));
+		rmdir(made_dir);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: sync_bench [options]\n"
+	      "  --rows N          rows pushed and pulled (default 100000)\n"
+	      "  --rounds R        rounds (default 3)\n"
+	      "  --dbsyncd PATH    the server (default: ../tools/dbsyncd next "
+	      "to this\n"
+	      "                    program)\n"
+	      "  --dir DIR         directory for the databases and the server's "
+	      "log,\n"
+	      "                    kept (default: a new directory under "
+	      "$TMPDIR or /tmp,\n"
+	      "                    removed at the end)\n"
+	      "  --page-size N     operations per pull page asked for (default: "
+	      "the\n"
+	      "                    server's default)\n"
+	      "  --timeout S       client timeout per request in seconds "
+	      "(default 3600)\n",
+	      f);
+}
+
+static long long parse_count(const char *flag, const char *arg, long long min)
+{
+	char *end;
+	long long v;
+
+	if (!arg)
+		die("%s needs a value", flag);
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < min)
+		die("%s: expected an integer >= %lld, got \"%s\"", flag, min,
+		    arg);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static char default_dbsyncd[PATH_MAX];
+	struct options o = {.rows = 100000, .rounds = 3, .timeout_s = 3600};
+	struct round_result *res;
+	char a[32], page[48] = "the server's default";
+
+	if (argc > 1 && !strcmp(argv[1], "--child"))
+		return child_main(argc, argv);
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(arg, "--rows"))
+			o.rows = parse_count(arg, v, 1), i++;
+		else if (!strcmp(arg, "--rounds"))
+			o.rounds = (int)parse_count(arg, v, 1), i++;
+		else if (!strcmp(arg, "--page-size"))
+			o.page_size = parse_count(arg, v, 0), i++;
+		else if (!strcmp(arg, "--timeout"))
+			o.timeout_s = (long)parse_count(arg, v, 1), i++;
+		else if (!strcmp(arg, "--dbsyncd") || !strcmp(arg, "--dir")) {
+			if (!v)
+				die("%s needs a value", arg);
+			*(!strcmp(arg, "--dir") ? &o.dir : &o.dbsyncd) = v;
+			i++;
+		} else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			die("unknown option %s", arg);
+		}
+	}
+	if (o.rounds > 1000)
+		die("--rounds: at most 1000");
+	if (!o.dbsyncd) {
+		char self[PATH_MAX];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+		char *slash;
+
+		if (len <= 0)
+			die("readlink /proc/self/exe: %s", strerror(errno));
+		self[len] = '\0';
+		slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+		if ((size_t)snprintf(default_dbsyncd, sizeof default_dbsyncd,
+				     "%s/../tools/dbsyncd",
+				     self) >= sizeof default_dbsyncd)
+			die("path too long");
+		o.dbsyncd = default_dbsyncd;
+	}
+	if (access(o.dbsyncd, X_OK) != 0)
+		die("no dbsyncd at %s (build it, or give --dbsyncd PATH)",
+		    o.dbsyncd);
+	if (!o.dir) {
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(made_dir, sizeof made_dir, "%s/sync_bench.XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(made_dir))
+			die("cannot create a directory in %s: %s",
+			    tmp && *tmp ? tmp : "/tmp", strerror(errno));
+		o.dir = made_dir;
+	} else if (mkdir(o.dir, 0755) != 0 && errno != EEXIST) {
+		die("--dir %s: %s", o.dir, strerror(errno));
+	}
+	work_dir = o.dir;
+	keep_files = !*made_dir; /* a --dir is the caller's: files kept */
+	atexit(cleanup);
+	signal(SIGPIPE, SIG_IGN);
+	fill_pools();
+	write_schema();
+
+	res = calloc((size_t)o.rounds, sizeof *res);
+	if (!res)
+		die("out of memory");
+	if (o.page_size)
+		snprintf(page, sizeof page, "%lld operations", o.page_size);
+	printf("sync_bench: dbsync %s, SQLite %s, %s rows, %d rounds, pull "
+	       "page size %s, dbsyncd %s, directory %s\n",
+	       dbsync_version(), sqlite3_libversion(), group(o.rows, a),
+	       o.rounds, page, o.dbsyncd, o.dir);
+	printf("journal_mode WAL, SQLite's defaults otherwise (synchronous "
+	       "FULL); dbsyncd on 127.0.0.1, plain HTTP, registration open\n");
+	fflush(stdout);
+
+	for (int r = 0; r < o.rounds; r++) {
+		run_round(&o, r, &res[r]);
+		print_round(&o, r, &res[r]);
+	}
+	print_summary(&o, res);
+	free(res);
+	return 0;
+}
