@@ -7,7 +7,7 @@
  * (target version and cursor) is saved: after a crash the next pull resumes
  * after the last page applied. A page never touches a row that has pending
  * local operations: for now the local side wins such rows, and they reach
- * the server with the next push (docs/conflicts.md will refine this).
+ * the server with the next push (docs/conflicts.md).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +79,39 @@ static int recognize_own_push(dbsync_client *c, const dbsync__pull_resp *p)
 	return rc < 0 ? rc : 0;
 }
 
-/* Apply one remote operation unless a local one is pending on its row. */
+/* Forget the local operations on one row that no push has carried yet:
+ * the merge resolved them. */
+static int drop_local(dbsync_client *c, int64_t tid, const dbsync__value *pk)
+{
+	sqlite3_stmt *st;
+	int rc = dbsync__sql_prepare(c->db,
+				     "DELETE FROM dbsync_log WHERE tid = ?1"
+				     " AND pk = ?2 AND version IS NULL",
+				     &st, &c->err, "cannot merge the pull");
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tid);
+	dbsync__sql_bind_value(st, 2, pk);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(&c->err, c->db, rc,
+					    "cannot merge the pull");
+	return 0;
+}
+
+/*
+ * Apply one remote operation, meeting the row's pending local state
+ * (docs/conflicts.md), local wins:
+ * - nothing pending, or the row was inserted and deleted here: apply;
+ * - remote update, local update/insert: keep the local row (it is pushed);
+ * - remote update, local delete: the row comes back from the remote copy
+ *   and the local delete is dropped;
+ * - remote delete, local update/insert: the row stays (the push re-creates
+ *   it: the server applies an update of a missing row as an upsert);
+ * - remote delete, local delete: nothing left to do on either side.
+ */
 static int apply_op(dbsync_client *c, dbsync__ctables *tables,
 		    dbsync__keyset *pending, const dbsync__pull_resp *p,
 		    const dbsync__msg_op *op, dbsync__value *row)
@@ -92,8 +124,18 @@ static int apply_op(dbsync_client *c, dbsync__ctables *tables,
 
 	if (!t || t->direction == DBSYNC_DIRECTION_PUSH)
 		return 0; /* not pulled here */
-	if (dbsync__keyset_has(pending, t->tid, &op->pk))
-		return 0; /* local wins for now */
+	switch (dbsync__keyset_state(pending, t->tid, &op->pk)) {
+	case 'i':
+	case 'u':
+		return 0;
+	case 'd':
+		rc = drop_local(c, t->tid, &op->pk);
+		if (rc || op->op == 'd')
+			return rc;
+		break;
+	default:
+		break;
+	}
 	if (op->op == 'd') {
 		st = t->sql.del;
 		dbsync__sql_bind_value(st, 1, &op->pk);

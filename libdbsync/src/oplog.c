@@ -620,10 +620,12 @@ int dbsync__oplog_pending_keys(sqlite3 *db, dbsync__keyset **out,
 	return 0;
 }
 
-int dbsync__keyset_has(dbsync__keyset *set, int64_t tid,
-		       const dbsync__value *pk)
+char dbsync__keyset_state(dbsync__keyset *set, int64_t tid,
+			  const dbsync__value *pk)
 {
-	return row_for(&set->c, tid, pk, 0) != NULL;
+	const struct row *r = row_for(&set->c, tid, pk, 0);
+
+	return r ? r->state : 0;
 }
 
 void dbsync__keyset_free(dbsync__keyset *set)

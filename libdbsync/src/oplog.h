@@ -57,8 +57,10 @@ int dbsync__oplog_fold_in_flight(sqlite3 *db,
 typedef struct dbsync__keyset dbsync__keyset;
 int dbsync__oplog_pending_keys(sqlite3 *db, dbsync__keyset **out,
 			       dbsync__error *err);
-int dbsync__keyset_has(dbsync__keyset *set, int64_t tid,
-		       const dbsync__value *pk);
+/* The row's folded local state: 'i', 'u', 'd', '-' (inserted and deleted
+ * again), or 0 when nothing is pending for it. */
+char dbsync__keyset_state(dbsync__keyset *set, int64_t tid,
+			  const dbsync__value *pk);
 void dbsync__keyset_free(dbsync__keyset *set);
 
 #endif

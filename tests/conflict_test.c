@@ -1,0 +1,144 @@
+/*
+ * conflict_test.c - the direct conflicts of SPEC §5 with the default
+ * policy (local wins), two clients and a real dbsyncd: the final rows on
+ * both clients and the server.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS city(id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL);";
+
+static const char *const open_args[] = {"--track", "city", "--registration",
+					"open", NULL};
+
+static dbsync_client *client(const th_server *srv, const char *name)
+{
+	const char *path = th_fmt("%s.db", th_path(name));
+	sqlite3 *db = th_db_open(path);
+	dbsync_client *c;
+
+	th_exec(db, schema);
+	th_db_close(db);
+	c = th_client_open(path);
+	ASSERT_OK(dbsync_client_set_server(c, srv->url));
+	ASSERT_OK(dbsync_client_track(c, "city", DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_register(c, NULL));
+	return c;
+}
+
+static void exec_on(const char *path, const char *sql)
+{
+	sqlite3 *db = th_db_open(path);
+
+	th_exec(db, sql);
+	th_db_close(db);
+}
+
+static char *cities(const char *path)
+{
+	sqlite3 *db = th_db_open(path);
+	char *s = th_query_text(db, "SELECT coalesce(group_concat(id || ':' ||"
+				    " name, ','), '') FROM (SELECT * FROM city"
+				    " ORDER BY id)");
+	th_db_close(db);
+	return s;
+}
+
+/* Two clients that both hold city 1 'Oslo', synced. */
+struct pair {
+	th_server *srv;
+	dbsync_client *a, *b;
+	const char *pa, *pb;
+};
+
+static struct pair setup(void)
+{
+	struct pair p;
+
+	p.srv = th_server_start("server", schema, open_args);
+	p.a = client(p.srv, "a");
+	p.b = client(p.srv, "b");
+	p.pa = dbsync_client_path(p.a);
+	p.pb = dbsync_client_path(p.b);
+	exec_on(p.pa, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen')");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	ASSERT_EQ_STR(cities(p.pb), "1:Oslo,2:Bergen");
+	return p;
+}
+
+static void all_equal(const struct pair *p, const char *want)
+{
+	/* A quiescent round: each one's changes reach the other. */
+	ASSERT_OK(dbsync_client_sync(p->a, 0));
+	ASSERT_OK(dbsync_client_sync(p->b, 0));
+	ASSERT_OK(dbsync_client_sync(p->a, 0));
+	ASSERT_EQ_STR(cities(p->srv->store), want);
+	ASSERT_EQ_STR(cities(p->pa), want);
+	ASSERT_EQ_STR(cities(p->pb), want);
+	ASSERT_EQ_STR(th_pending_str(p->a), "");
+	ASSERT_EQ_STR(th_pending_str(p->b), "");
+}
+
+TEST(update_meets_update_local_wins)
+{
+	struct pair p = setup();
+
+	exec_on(p.pa, "UPDATE city SET name = 'Oslo A' WHERE id = 1");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	exec_on(p.pb, "UPDATE city SET name = 'Oslo B' WHERE id = 1");
+	/* b merges a's update under its own: b's value reaches everyone. */
+	all_equal(&p, "1:Oslo B,2:Bergen");
+}
+
+TEST(remote_update_meets_local_delete_row_comes_back)
+{
+	struct pair p = setup();
+
+	exec_on(p.pa, "UPDATE city SET name = 'Oslo A' WHERE id = 1");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	exec_on(p.pb, "DELETE FROM city WHERE id = 1");
+	ASSERT_EQ_STR(th_pending_str(p.b), "city:d:1");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	/* The row is re-inserted from the remote copy; b's delete dropped. */
+	ASSERT_EQ_STR(cities(p.pb), "1:Oslo A,2:Bergen");
+	all_equal(&p, "1:Oslo A,2:Bergen");
+}
+
+TEST(remote_delete_meets_local_update_row_stays)
+{
+	struct pair p = setup();
+
+	exec_on(p.pa, "DELETE FROM city WHERE id = 1");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	exec_on(p.pb, "UPDATE city SET name = 'Oslo B' WHERE id = 1");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	/* b keeps its row and its push re-creates it on the server. */
+	ASSERT_EQ_STR(cities(p.srv->store), "1:Oslo B,2:Bergen");
+	all_equal(&p, "1:Oslo B,2:Bergen");
+}
+
+TEST(delete_meets_delete)
+{
+	struct pair p = setup();
+
+	exec_on(p.pa, "DELETE FROM city WHERE id = 2");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	exec_on(p.pb, "DELETE FROM city WHERE id = 2");
+	ASSERT_OK(dbsync_client_pull(p.b));
+	/* Both deleted: nothing is left to push. */
+	ASSERT_EQ_STR(th_pending_str(p.b), "");
+	all_equal(&p, "1:Oslo");
+}
+
+static const th_case cases[] = {
+	CASE(update_meets_update_local_wins),
+	CASE(remote_update_meets_local_delete_row_comes_back),
+	CASE(remote_delete_meets_local_update_row_stays),
+	CASE(delete_meets_delete),
+};
+TH_MAIN(cases)
