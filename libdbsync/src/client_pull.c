@@ -5,9 +5,8 @@
  * Each page is applied with capture suppressed (the library's own writes
  * are not pending work) and, in the same transaction, the pull's progress
  * (target version and cursor) is saved: after a crash the next pull resumes
- * after the last page applied. A page never touches a row that has pending
- * local operations: for now the local side wins such rows, and they reach
- * the server with the next push (docs/conflicts.md).
+ * after the last page applied. Remote changes that meet pending local
+ * operations on the same row are resolved in apply_op (docs/conflicts.md).
  */
 #include <stdlib.h>
 #include <string.h>
