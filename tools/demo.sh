@@ -123,12 +123,12 @@ run dbsync --db "$b" sync
 say "8. client A syncs again and gets B's rows (nothing of its own to push)"
 run dbsync --db "$a" sync
 
-say "9. offline again: A moves Carla (B's row) to Lisbon and adds Eva; B deletes Bruno (A's row) and adds Braga and Filipa"
-sql "$a" "UPDATE person SET city_id = 1 WHERE id = 3; INSERT INTO person VALUES (5, 'Eva', 2);"
-sql "$b" "DELETE FROM person WHERE id = 2; INSERT INTO city VALUES (4, 'Braga'); INSERT INTO person VALUES (6, 'Filipa', 4);"
+say "9. offline again: A moves Carla (B's row) to Lisbon and adds Eva; B deletes Bruno (A's row) and adds Braga and Filipa; and both rename Faro — a conflict"
+sql "$a" "UPDATE person SET city_id = 1 WHERE id = 3; INSERT INTO person VALUES (5, 'Eva', 2); UPDATE city SET name = 'Faro (renamed on A)' WHERE id = 3;"
+sql "$b" "DELETE FROM person WHERE id = 2; INSERT INTO city VALUES (4, 'Braga'); INSERT INTO person VALUES (6, 'Filipa', 4); UPDATE city SET name = 'Faro (renamed on B)' WHERE id = 3;"
 run dbsync --db "$a" pending
 
-say "10. both sync; B's sync handles the pull required again, A's picks up B's changes"
+say "10. both sync; B's sync handles the pull required again and meets A's rename of Faro: the default policy, local wins, keeps B's name, which B's push then gives everyone (docs/conflicts.md); A's last sync picks up B's changes"
 run dbsync --db "$a" sync
 run dbsync --db "$b" sync
 run dbsync --db "$a" sync
@@ -158,7 +158,7 @@ dump() {
 expected=$(cat <<'ROWS'
 city|1|Lisbon
 city|2|Porto
-city|3|Faro
+city|3|Faro (renamed on B)
 city|4|Braga
 city|5|Coimbra
 person|1|Ana Silva|1
