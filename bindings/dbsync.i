@@ -1,0 +1,944 @@
+/*
+ * dbsync.i - the one SWIG interface of libdbsync (Python now, Lua later).
+ *
+ * Handles become classes whose destructors free them; `**out` results become
+ * owned return values; a negative status becomes an exception (Python: the
+ * class of dbsync.Error for the code, built by the factory the package
+ * installs with _set_error_factory). Language-specific parts live in
+ * #ifdef SWIGPYTHON / SWIGLUA blocks.
+ *
+ * The C handles are wrapped in small binding structs (DbsyncClient,
+ * DbsyncServer) that also hold the callbacks and a "busy" count, so a closed
+ * handle or one used from two threads at once raises instead of crashing.
+ * Wrapper-only names keep SWIG's %extend helpers (`Type_method`) from
+ * clashing with the real C functions (the GDAL trick); %rename gives them
+ * their public names.
+ *
+ * Callbacks (pygit2 pattern): an exception raised by a Python callback is
+ * stored (thread-local, first one wins), the callback returns non-zero /
+ * DBSYNC_CALLBACK to the library, and the wrapper re-raises the stored
+ * exception unchanged once the C call has returned.
+ */
+%module(package="dbsync") _core
+
+%{
+#include <string.h>
+#include <stdio.h>
+#include <dbsync.h>
+
+typedef dbsync_oplist DbsyncOplist;
+typedef dbsync_response DbsyncResponse;
+
+typedef struct DbsyncClient {
+	dbsync_client *c;
+	int busy; /* calls in flight (with the GIL released) */
+#ifdef SWIGPYTHON
+	PyObject *progress;
+#endif
+} DbsyncClient;
+
+typedef struct DbsyncServer {
+	dbsync_server *s;
+	int busy;
+#ifdef SWIGPYTHON
+	PyObject *on_register;
+	PyObject *before_push;
+	PyObject *after_push;
+#endif
+} DbsyncServer;
+
+/* An error raised by the binding itself (closed handle, handle in use):
+ * its message, consumed by the next failing status check on this thread. */
+static _Thread_local char dbs_msg[256];
+
+static int dbs_error(int code, const char *msg)
+{
+	snprintf(dbs_msg, sizeof dbs_msg, "%s", msg);
+	return code;
+}
+
+static const char *dbs_message(void)
+{
+	static _Thread_local char copy[sizeof dbs_msg];
+	if (dbs_msg[0]) {
+		memcpy(copy, dbs_msg, sizeof copy);
+		dbs_msg[0] = 0;
+		return copy;
+	}
+	return dbsync_last_error_message();
+}
+
+#define DBS_CLOSED(what) dbs_error(DBSYNC_INVALID, what " is closed")
+#define DBS_IN_USE(what)                                                     \
+	dbs_error(DBSYNC_BUSY, what " is in use by another thread")
+
+#ifdef SWIGPYTHON
+/* ---- Python: GIL, errors, callback exceptions ------------------------ */
+#define DBS_ALLOW Py_BEGIN_ALLOW_THREADS
+#define DBS_END_ALLOW Py_END_ALLOW_THREADS
+
+static PyObject *dbs_error_factory;
+
+static _Thread_local PyObject *dbs_exc_type;
+static _Thread_local PyObject *dbs_exc_value;
+static _Thread_local PyObject *dbs_exc_tb;
+
+/* Called with the GIL and a Python error set: keep it for the wrapper. */
+static void dbs_store_exception(void)
+{
+	if (dbs_exc_type) {
+		PyErr_Clear(); /* the first exception wins */
+		return;
+	}
+	PyErr_Fetch(&dbs_exc_type, &dbs_exc_value, &dbs_exc_tb);
+	if (!dbs_exc_type) { /* cannot happen, but never lose the failure */
+		dbs_exc_type = PyExc_RuntimeError;
+		Py_INCREF(dbs_exc_type);
+	}
+}
+
+static int dbs_exception_pending(void)
+{
+	return dbs_exc_type != NULL;
+}
+
+/* Forget an exception left over by a call that never checked (defensive). */
+static void dbs_clear_stored(void)
+{
+	Py_CLEAR(dbs_exc_type);
+	Py_CLEAR(dbs_exc_value);
+	Py_CLEAR(dbs_exc_tb);
+}
+
+static void dbs_raise(int code)
+{
+	const char *msg = dbs_message();
+	PyObject *exc;
+
+	if (!dbs_error_factory) {
+		PyErr_Format(PyExc_RuntimeError, "dbsync %s: %s",
+			     dbsync_error_name(code), msg);
+		return;
+	}
+	exc = PyObject_CallFunction(dbs_error_factory, "iss", code,
+				    dbsync_error_name(code), msg);
+	if (!exc)
+		return; /* the factory's own error */
+	PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+	Py_DECREF(exc);
+}
+
+/* 1 (with a Python exception set) if the call failed: a stored callback
+ * exception comes first, then a negative status. */
+static int dbs_check(int code)
+{
+	if (dbs_exc_type) {
+		PyErr_Restore(dbs_exc_type, dbs_exc_value, dbs_exc_tb);
+		dbs_exc_type = dbs_exc_value = dbs_exc_tb = NULL;
+		return 1;
+	}
+	if (code < 0) {
+		dbs_raise(code);
+		return 1;
+	}
+	return 0;
+}
+
+static int dbs_progress_cb(uint64_t bytes_done, uint64_t bytes_total,
+			   uint64_t ops_done, uint64_t ops_total,
+			   void *payload)
+{
+	DbsyncClient *w = payload;
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *fn = w->progress, *r;
+	int rc = 0;
+
+	if (fn && !dbs_exception_pending()) {
+		Py_INCREF(fn);
+		r = PyObject_CallFunction(fn, "KKKK",
+					  (unsigned long long)bytes_done,
+					  (unsigned long long)bytes_total,
+					  (unsigned long long)ops_done,
+					  (unsigned long long)ops_total);
+		Py_DECREF(fn);
+		if (!r) {
+			dbs_store_exception();
+			rc = 1;
+		} else {
+			rc = (r == Py_False); /* False aborts */
+			Py_DECREF(r);
+		}
+	} else if (dbs_exception_pending()) {
+		rc = 1;
+	}
+	PyGILState_Release(g);
+	return rc;
+}
+
+static int dbs_register_cb(const char *token, void *payload)
+{
+	DbsyncServer *w = payload;
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *fn = w->on_register, *r;
+	int rc = 0;
+
+	if (fn) {
+		Py_INCREF(fn);
+		r = PyObject_CallFunction(fn, "(z)", token);
+		Py_DECREF(fn);
+		if (!r) {
+			dbs_store_exception();
+			rc = DBSYNC_CALLBACK;
+		} else {
+			int ok = PyObject_IsTrue(r);
+			Py_DECREF(r);
+			if (ok < 0) {
+				dbs_store_exception();
+				rc = DBSYNC_CALLBACK;
+			} else if (!ok) {
+				rc = DBSYNC_REGISTRATION_REFUSED;
+			}
+		}
+	}
+	PyGILState_Release(g);
+	return rc;
+}
+
+/* before: None/True accepts, False or a str vetoes (the str is the
+ * reason); after: the result is ignored. */
+static int dbs_push_hook(PyObject *fn, int64_t node_id, int64_t version,
+			 size_t operations, char *reason, size_t reason_size)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *r;
+	int rc = 0;
+
+	if (fn) {
+		Py_INCREF(fn);
+		r = PyObject_CallFunction(fn, "LLn", (long long)node_id,
+					  (long long)version,
+					  (Py_ssize_t)operations);
+		Py_DECREF(fn);
+		if (!r) {
+			dbs_store_exception();
+			rc = DBSYNC_CALLBACK;
+			if (reason && reason_size)
+				snprintf(reason, reason_size,
+					 "push hook raised an exception");
+		} else {
+			if (r == Py_False) {
+				rc = DBSYNC_PUSH_REJECTED;
+				if (reason && reason_size)
+					snprintf(reason, reason_size,
+						 "rejected by the server");
+			} else if (PyUnicode_Check(r)) {
+				const char *s = PyUnicode_AsUTF8(r);
+				rc = DBSYNC_PUSH_REJECTED;
+				if (!s)
+					PyErr_Clear();
+				if (reason && reason_size)
+					snprintf(reason, reason_size, "%s",
+						 s ? s : "rejected");
+			}
+			Py_DECREF(r);
+		}
+	}
+	PyGILState_Release(g);
+	return rc;
+}
+
+static int dbs_before_cb(int64_t node_id, int64_t version, size_t operations,
+			 char *reason, size_t reason_size, void *payload)
+{
+	DbsyncServer *w = payload;
+	return dbs_push_hook(w->before_push, node_id, version, operations,
+			     reason, reason_size);
+}
+
+static int dbs_after_cb(int64_t node_id, int64_t version, size_t operations,
+			char *reason, size_t reason_size, void *payload)
+{
+	DbsyncServer *w = payload;
+	return dbs_push_hook(w->after_push, node_id, version, operations,
+			     reason, reason_size);
+}
+
+static PyObject *dbs_pk_object(const dbsync_oplist *l, size_t i)
+{
+	size_t n = 0;
+	const void *p;
+
+	switch (dbsync_oplist_pk_type(l, i)) {
+	case DBSYNC_TYPE_INTEGER:
+		return PyLong_FromLongLong(dbsync_oplist_pk_int(l, i));
+	case DBSYNC_TYPE_FLOAT:
+		return PyFloat_FromDouble(dbsync_oplist_pk_float(l, i));
+	case DBSYNC_TYPE_TEXT:
+		p = dbsync_oplist_pk_bytes(l, i, &n);
+		return PyUnicode_DecodeUTF8(p ? p : "", (Py_ssize_t)n,
+					    "surrogateescape");
+	case DBSYNC_TYPE_BLOB:
+		p = dbsync_oplist_pk_bytes(l, i, &n);
+		return PyBytes_FromStringAndSize(p ? p : "", (Py_ssize_t)n);
+	default:
+		Py_RETURN_NONE;
+	}
+}
+#else
+#define DBS_ALLOW {
+#define DBS_END_ALLOW }
+#endif
+
+/* Enter/leave a call on a binding handle: refuse a closed or busy one. */
+#define DBS_ENTER(w, field, what)                                            \
+	do {                                                                 \
+		if (!(w)->field)                                             \
+			return DBS_CLOSED(what);                             \
+		if ((w)->busy)                                               \
+			return DBS_IN_USE(what);                             \
+		(w)->busy++;                                                 \
+	} while (0)
+#define DBS_LEAVE(w) ((w)->busy--)
+%}
+
+%include <stdint.i>
+
+/* A status: 0 or a negative DBSYNC_* code, turned into an exception. */
+typedef int dbsync_status;
+%{
+typedef int dbsync_status;
+%}
+
+#ifdef SWIGPYTHON
+%typemap(out) dbsync_status {
+	if (dbs_check($1))
+		SWIG_fail;
+	$result = SWIG_Py_Void();
+}
+
+%typemap(in, numinputs=0) int64_t *OUT_I64 (int64_t tmp = 0) {
+	$1 = &tmp;
+}
+%typemap(argout) int64_t *OUT_I64 {
+	$result = SWIG_Python_AppendOutput($result, PyLong_FromLongLong(*$1));
+}
+%typemap(in, numinputs=0) int *OUT_INT (int tmp = 0) {
+	$1 = &tmp;
+}
+%typemap(argout) int *OUT_INT {
+	$result = SWIG_Python_AppendOutput($result, PyLong_FromLong(*$1));
+}
+%define DBS_OUT_OWNED(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *tmp = NULL) {
+	$1 = &tmp;
+}
+%typemap(argout) TYPE **out {
+	$result = SWIG_Python_AppendOutput($result,
+		SWIG_NewPointerObj(SWIG_as_voidptr(*$1), $descriptor(TYPE *),
+				   SWIG_POINTER_OWN));
+}
+%enddef
+#endif
+
+#ifdef SWIGLUA
+/* Lua: the error value is a table {code=, name=, message=}. Untested. */
+%typemap(out) dbsync_status {
+	if ($1 < 0) {
+		lua_newtable(L);
+		lua_pushinteger(L, $1);
+		lua_setfield(L, -2, "code");
+		lua_pushstring(L, dbsync_error_name($1));
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, dbs_message());
+		lua_setfield(L, -2, "message");
+		SWIG_fail;
+	}
+}
+%typemap(in, numinputs=0) int64_t *OUT_I64 (int64_t tmp = 0) {
+	$1 = &tmp;
+}
+%typemap(argout) int64_t *OUT_I64 {
+	lua_pushinteger(L, (lua_Integer)*$1);
+	SWIG_arg++;
+}
+%typemap(in, numinputs=0) int *OUT_INT (int tmp = 0) {
+	$1 = &tmp;
+}
+%typemap(argout) int *OUT_INT {
+	lua_pushinteger(L, (lua_Integer)*$1);
+	SWIG_arg++;
+}
+%define DBS_OUT_OWNED(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *tmp = NULL) {
+	$1 = &tmp;
+}
+%typemap(argout) TYPE **out {
+	SWIG_NewPointerObj(L, *$1, $descriptor(TYPE *), 1);
+	SWIG_arg++;
+}
+%enddef
+#endif
+
+/* Out-parameters named `out` (and `count`) become return values; the
+ * typemaps must precede the types' declarations. */
+%apply int64_t *OUT_I64 { int64_t *out };
+DBS_OUT_OWNED(DbsyncOplist)
+DBS_OUT_OWNED(DbsyncResponse)
+%apply int *OUT_INT { int *count };
+DBS_OUT_OWNED(DbsyncClient)
+DBS_OUT_OWNED(DbsyncServer)
+
+/* ---- constants and free functions straight from the headers ---------- */
+#define DBSYNC_STATIC
+#define DBSYNC_BEGIN_DECL
+#define DBSYNC_END_DECL
+#define DBSYNC_EXTERN(type) extern type
+%ignore dbsync_error_code;
+%include "dbsync/common.h"
+%include "dbsync/errors.h"
+
+enum {
+	DBSYNC_DIRECTION_BOTH = 0,
+	DBSYNC_DIRECTION_PUSH = 1,
+	DBSYNC_DIRECTION_PULL = 2
+};
+enum {
+	DBSYNC_TYPE_INTEGER = 1,
+	DBSYNC_TYPE_FLOAT = 2,
+	DBSYNC_TYPE_TEXT = 3,
+	DBSYNC_TYPE_BLOB = 4,
+	DBSYNC_TYPE_NULL = 5
+};
+
+#ifdef SWIGPYTHON
+%inline %{
+/* The package's factory: (code, name, message) -> exception instance. */
+void _set_error_factory(PyObject *factory)
+{
+	Py_CLEAR(dbs_error_factory);
+	if (factory && factory != Py_None) {
+		Py_INCREF(factory);
+		dbs_error_factory = factory;
+	}
+}
+%}
+#endif
+
+/* ---- Oplist ---------------------------------------------------------- */
+%rename(Oplist) DbsyncOplist;
+%nodefaultctor DbsyncOplist;
+typedef struct {} DbsyncOplist;
+%extend DbsyncOplist {
+	~DbsyncOplist() { dbsync_oplist_free($self); }
+	size_t count() { return dbsync_oplist_count($self); }
+	const char *table(size_t i) { return dbsync_oplist_table($self, i); }
+	/* "i", "u" or "d" ("" out of range) */
+	const char *command(size_t i) {
+		switch (dbsync_oplist_command($self, i)) {
+		case 'i': return "i";
+		case 'u': return "u";
+		case 'd': return "d";
+		default: return "";
+		}
+	}
+	int pk_type(size_t i) { return (int)dbsync_oplist_pk_type($self, i); }
+	int64_t pk_int(size_t i) { return dbsync_oplist_pk_int($self, i); }
+	double pk_float(size_t i) { return dbsync_oplist_pk_float($self, i); }
+	int64_t seq(size_t i) { return dbsync_oplist_seq($self, i); }
+#ifdef SWIGPYTHON
+	/* The primary key as int, float, str or bytes. */
+	PyObject *pk(size_t i) { return dbs_pk_object($self, i); }
+	/* [(table, pk, command), ...] in one call. */
+	PyObject *to_list() {
+		size_t i, n = dbsync_oplist_count($self);
+		PyObject *list = PyList_New((Py_ssize_t)n);
+		if (!list)
+			return NULL;
+		for (i = 0; i < n; i++) {
+			PyObject *pk = dbs_pk_object($self, i);
+			char cmd[2] = {dbsync_oplist_command($self, i), 0};
+			PyObject *t = pk ? Py_BuildValue("(sNs)",
+				dbsync_oplist_table($self, i), pk, cmd) : NULL;
+			if (!t) {
+				Py_DECREF(list);
+				return NULL;
+			}
+			PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+		}
+		return list;
+	}
+#endif
+}
+
+/* ---- Response -------------------------------------------------------- */
+%rename(Response) DbsyncResponse;
+%nodefaultctor DbsyncResponse;
+typedef struct {} DbsyncResponse;
+%extend DbsyncResponse {
+	~DbsyncResponse() { dbsync_response_free($self); }
+	int status() { return dbsync_response_status($self); }
+	const char *content_type() {
+		return dbsync_response_content_type($self);
+	}
+	size_t header_count() { return dbsync_response_header_count($self); }
+	const char *header_name(size_t i) {
+		return dbsync_response_header_name($self, i);
+	}
+	const char *header_value(size_t i) {
+		return dbsync_response_header_value($self, i);
+	}
+#ifdef SWIGPYTHON
+	PyObject *body() {
+		size_t n = 0;
+		const char *b = dbsync_response_body($self, &n);
+		return PyBytes_FromStringAndSize(b ? b : "", (Py_ssize_t)n);
+	}
+#else
+	const char *body() { return dbsync_response_body($self, NULL); }
+#endif
+}
+
+/* ---- Client ---------------------------------------------------------- */
+%rename(Client) DbsyncClient;
+%nodefaultctor DbsyncClient;
+typedef struct {} DbsyncClient;
+
+
+%extend DbsyncClient {
+	~DbsyncClient() {
+		dbsync_client_free($self->c);
+#ifdef SWIGPYTHON
+		Py_CLEAR($self->progress);
+#endif
+		free($self);
+	}
+	/* Open (creating) the client database at `path`. */
+	static dbsync_status open(DbsyncClient **out, const char *path) {
+		DbsyncClient *w = calloc(1, sizeof *w);
+		int r;
+		*out = NULL;
+		if (!w)
+			return dbs_error(DBSYNC_NOMEM, "out of memory");
+		DBS_ALLOW
+		r = dbsync_client_open(&w->c, path);
+		DBS_END_ALLOW
+		if (r < 0) {
+			free(w);
+			return r;
+		}
+		*out = w;
+		return 0;
+	}
+	/* Close now (the destructor does it too); later calls raise. */
+	dbsync_status close() {
+		if ($self->busy)
+			return DBS_IN_USE("client");
+		dbsync_client_free($self->c);
+		$self->c = NULL;
+		return 0;
+	}
+	int closed() { return $self->c == NULL; }
+	const char *path() {
+		return $self->c ? dbsync_client_path($self->c) : NULL;
+	}
+	dbsync_status track(const char *table, int direction) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		DBS_ALLOW
+		r = dbsync_client_track($self->c, table,
+					(dbsync_direction)direction);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status untrack(const char *table) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_untrack($self->c, table);
+		DBS_LEAVE($self);
+		return r;
+	}
+	/* The direction, or -1 when not tracked. */
+	dbsync_status is_tracked(int64_t *out, const char *table) {
+		dbsync_direction d = DBSYNC_DIRECTION_BOTH;
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_is_tracked($self->c, table, &d);
+		DBS_LEAVE($self);
+		*out = r == 1 ? (int64_t)d : -1;
+		return r < 0 ? r : 0;
+	}
+	dbsync_status pending(DbsyncOplist **out) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		DBS_ALLOW
+		r = dbsync_client_pending(out, $self->c);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status compact() {
+		int r;
+		DBS_ENTER($self, c, "client");
+		DBS_ALLOW
+		r = dbsync_client_compact($self->c);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status set_server(const char *url) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_set_server($self->c, url);
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status set_ca_file(const char *path) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_set_ca_file($self->c, path);
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status set_timeouts(long connect_ms, long request_ms) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_set_timeouts($self->c, connect_ms, request_ms);
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status set_page_size(int64_t max_operations) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_set_page_size($self->c, max_operations);
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status set_auto_repair(int on) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_set_auto_repair($self->c, on);
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status add_header(const char *name, const char *value) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_add_header($self->c, name, value);
+		DBS_LEAVE($self);
+		return r;
+	}
+#ifdef SWIGPYTHON
+	/* fn(bytes_done, bytes_total, ops_done, ops_total); False aborts.
+	 * None removes it. */
+	dbsync_status on_progress(PyObject *fn) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		if (fn == Py_None)
+			fn = NULL;
+		if (fn && !PyCallable_Check(fn)) {
+			DBS_LEAVE($self);
+			return dbs_error(DBSYNC_INVALID,
+					 "progress callback is not callable");
+		}
+		r = dbsync_client_on_progress($self->c,
+					      fn ? dbs_progress_cb : NULL,
+					      fn ? $self : NULL);
+		if (r == 0) {
+			Py_XINCREF(fn);
+			Py_XSETREF($self->progress, fn);
+		}
+		DBS_LEAVE($self);
+		return r;
+	}
+#endif
+	dbsync_status register_node(const char *token) {
+		int r;
+		DBS_ENTER($self, c, "client");
+#ifdef SWIGPYTHON
+		dbs_clear_stored();
+#endif
+		DBS_ALLOW
+		r = dbsync_client_register($self->c, token);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	/* The node id, or -1 when not registered. */
+	dbsync_status node_id(int64_t *out) {
+		int64_t id = 0;
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_node_id($self->c, &id);
+		DBS_LEAVE($self);
+		*out = r == 1 ? id : -1;
+		return r < 0 ? r : 0;
+	}
+	/* The latest merged server version, or -1 when none yet. */
+	dbsync_status latest_version(int64_t *out) {
+		int64_t v = 0;
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_latest_version($self->c, &v);
+		DBS_LEAVE($self);
+		*out = r == 1 ? v : -1;
+		return r < 0 ? r : 0;
+	}
+	dbsync_status push() {
+		int r;
+		DBS_ENTER($self, c, "client");
+#ifdef SWIGPYTHON
+		dbs_clear_stored();
+#endif
+		DBS_ALLOW
+		r = dbsync_client_push($self->c);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status pull() {
+		int r;
+		DBS_ENTER($self, c, "client");
+#ifdef SWIGPYTHON
+		dbs_clear_stored();
+#endif
+		DBS_ALLOW
+		r = dbsync_client_pull($self->c);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status repair() {
+		int r;
+		DBS_ENTER($self, c, "client");
+#ifdef SWIGPYTHON
+		dbs_clear_stored();
+#endif
+		DBS_ALLOW
+		r = dbsync_client_repair($self->c);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status sync(int max_rounds) {
+		int r;
+		DBS_ENTER($self, c, "client");
+#ifdef SWIGPYTHON
+		dbs_clear_stored();
+#endif
+		DBS_ALLOW
+		r = dbsync_client_sync($self->c, max_rounds);
+		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	const char *error_message() {
+		return $self->c ? dbsync_client_error_message($self->c) : "";
+	}
+	int error_code() {
+		return $self->c ? dbsync_client_error_code($self->c) : 0;
+	}
+	int sqlite_code() {
+		return $self->c ? dbsync_client_sqlite_code($self->c) : 0;
+	}
+}
+
+/* ---- Server ---------------------------------------------------------- */
+%rename(Server) DbsyncServer;
+%nodefaultctor DbsyncServer;
+typedef struct {} DbsyncServer;
+
+%extend DbsyncServer {
+	~DbsyncServer() {
+		dbsync_server_free($self->s);
+#ifdef SWIGPYTHON
+		Py_CLEAR($self->on_register);
+		Py_CLEAR($self->before_push);
+		Py_CLEAR($self->after_push);
+#endif
+		free($self);
+	}
+	/* Open the store ("sqlite:PATH"). */
+	static dbsync_status open(DbsyncServer **out, const char *store) {
+		DbsyncServer *w = calloc(1, sizeof *w);
+		int r;
+		*out = NULL;
+		if (!w)
+			return dbs_error(DBSYNC_NOMEM, "out of memory");
+		DBS_ALLOW
+		r = dbsync_server_open(&w->s, store);
+		DBS_END_ALLOW
+		if (r < 0) {
+			free(w);
+			return r;
+		}
+		*out = w;
+		return 0;
+	}
+	dbsync_status close() {
+		if ($self->busy)
+			return DBS_IN_USE("server");
+		dbsync_server_free($self->s);
+		$self->s = NULL;
+		return 0;
+	}
+	int closed() { return $self->s == NULL; }
+	dbsync_status exec_sql(const char *sql) {
+		int r;
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		$self->busy++;
+		DBS_ALLOW
+		r = dbsync_server_exec($self->s, sql);
+		DBS_END_ALLOW
+		$self->busy--;
+		return r;
+	}
+	dbsync_status track(const char *table) {
+		int r;
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		$self->busy++;
+		DBS_ALLOW
+		r = dbsync_server_track($self->s, table);
+		DBS_END_ALLOW
+		$self->busy--;
+		return r;
+	}
+	dbsync_status track_all(int *count) {
+		int r;
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		$self->busy++;
+		DBS_ALLOW
+		r = dbsync_server_track_all($self->s, count);
+		DBS_END_ALLOW
+		$self->busy--;
+		return r;
+	}
+	dbsync_status set_registration(const char *policy) {
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		return dbsync_server_set_registration($self->s, policy);
+	}
+	dbsync_status trim(int64_t through_version) {
+		int r;
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		$self->busy++;
+		DBS_ALLOW
+		r = dbsync_server_trim($self->s, through_version);
+		DBS_END_ALLOW
+		$self->busy--;
+		return r;
+	}
+	const char *error_message() {
+		return $self->s ? dbsync_server_error_message($self->s) : "";
+	}
+#ifdef SWIGPYTHON
+	/* fn(token) -> truthy accepts, falsy refuses; None removes it. */
+	dbsync_status on_register(PyObject *fn) {
+		int r;
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		if (fn == Py_None)
+			fn = NULL;
+		if (fn && !PyCallable_Check(fn))
+			return dbs_error(DBSYNC_INVALID,
+					 "registration callback is not callable");
+		Py_XINCREF(fn);
+		Py_XSETREF($self->on_register, fn);
+		r = dbsync_server_on_register($self->s,
+					      fn ? dbs_register_cb : NULL,
+					      fn ? $self : NULL);
+		return r;
+	}
+	/* before(node_id, version, operations) -> None/True accepts, False
+	 * or a str (the reason) vetoes; after(node_id, version, operations).
+	 * Either may be None. */
+	dbsync_status on_push(PyObject *before, PyObject *after) {
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		if (before == Py_None)
+			before = NULL;
+		if (after == Py_None)
+			after = NULL;
+		if ((before && !PyCallable_Check(before)) ||
+		    (after && !PyCallable_Check(after)))
+			return dbs_error(DBSYNC_INVALID,
+					 "push hook is not callable");
+		Py_XINCREF(before);
+		Py_XSETREF($self->before_push, before);
+		Py_XINCREF(after);
+		Py_XSETREF($self->after_push, after);
+		return dbsync_server_on_push($self->s,
+					     before ? dbs_before_cb : NULL,
+					     after ? dbs_after_cb : NULL,
+					     (before || after) ? $self : NULL);
+	}
+	/* headers: a sequence of (name, value) str pairs; body: bytes. */
+	dbsync_status handle(DbsyncResponse **out, const char *method,
+			     const char *path, PyObject *headers,
+			     PyObject *body) {
+		PyObject *seq = NULL;
+		const char **names = NULL, **values = NULL;
+		char *data = NULL;
+		Py_ssize_t i, n = 0, len = 0;
+		int r = DBSYNC_INVALID;
+
+		*out = NULL;
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		if (PyBytes_AsStringAndSize(body, &data, &len) < 0) {
+			PyErr_Clear();
+			return dbs_error(DBSYNC_INVALID, "body must be bytes");
+		}
+		seq = PySequence_Fast(headers, "headers must be a sequence");
+		if (!seq) {
+			PyErr_Clear();
+			return dbs_error(DBSYNC_INVALID,
+					 "headers must be a sequence of "
+					 "(name, value) pairs");
+		}
+		n = PySequence_Fast_GET_SIZE(seq);
+		names = calloc((size_t)n + 1, sizeof *names);
+		values = calloc((size_t)n + 1, sizeof *values);
+		if (!names || !values) {
+			r = dbs_error(DBSYNC_NOMEM, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < n; i++) {
+			PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+			PyObject *k, *v;
+			if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+			    !PyUnicode_Check(k = PyTuple_GET_ITEM(pair, 0)) ||
+			    !PyUnicode_Check(v = PyTuple_GET_ITEM(pair, 1)) ||
+			    !(names[i] = PyUnicode_AsUTF8(k)) ||
+			    !(values[i] = PyUnicode_AsUTF8(v))) {
+				PyErr_Clear();
+				r = dbs_error(DBSYNC_INVALID,
+					      "headers must be (str, str) "
+					      "pairs");
+				goto done;
+			}
+		}
+		dbs_clear_stored();
+		$self->busy++;
+		/* The strings stay alive: seq and body are referenced. */
+		Py_BEGIN_ALLOW_THREADS
+		r = dbsync_server_handle(out, $self->s, method, path, names,
+					 values, (size_t)n, data, (size_t)len);
+		Py_END_ALLOW_THREADS
+		$self->busy--;
+		if (dbs_exception_pending() && *out) {
+			dbsync_response_free(*out);
+			*out = NULL;
+		}
+	done:
+		free(names);
+		free(values);
+		Py_XDECREF(seq);
+		return r;
+	}
+#endif
+}

@@ -1,0 +1,194 @@
+"""Fixtures: a real dbsyncd, a WSGI-served Server, client databases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+
+import dbsync
+import dbsync.wsgi
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS city(id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS note(id INTEGER PRIMARY KEY, body TEXT);
+"""
+
+
+@pytest.fixture(scope="session")
+def dbsyncd_bin(tmp_path_factory) -> str:
+    """build/tools/dbsyncd as ./dev build leaves it, else built here."""
+    built = ROOT / "build" / "tools" / "dbsyncd"
+    if built.is_file() and os.access(built, os.X_OK):
+        return str(built)
+    out = tmp_path_factory.mktemp("cmake")
+    subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(out),
+                           "-DDBSYNC_BUILD_TESTS=OFF",
+                           "-DDBSYNC_BUILD_BENCH=OFF"],
+                          stdout=subprocess.DEVNULL)
+    subprocess.check_call(["cmake", "--build", str(out), "--target",
+                           "dbsyncd", "-j", str(os.cpu_count() or 2)],
+                          stdout=subprocess.DEVNULL)
+    return str(out / "tools" / "dbsyncd")
+
+
+class Dbsyncd:
+    def __init__(self, binary: str, workdir: Path, *extra: str) -> None:
+        self.store = workdir / "server.db"
+        schema = workdir / "schema.sql"
+        schema.write_text(SCHEMA)
+        port_file = workdir / "port"
+        self.log = open(workdir / "dbsyncd.log", "wb")
+        self.proc = subprocess.Popen(
+            [binary, "--store", f"sqlite:{self.store}", "--schema",
+             str(schema), "--track", "city,note", "--registration", "open",
+             "--listen", "127.0.0.1:0", "--port-file", str(port_file),
+             *extra], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("dbsyncd did not start: " +
+                                   (workdir / "dbsyncd.log").read_text())
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def rows(self, table: str = "city") -> list:
+        con = sqlite3.connect(self.store)
+        try:
+            return sorted(con.execute(f"SELECT * FROM {table}").fetchall())
+        finally:
+            con.close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+class WsgiServer:
+    """A dbsync.Server behind make_app, served by wsgiref on loopback."""
+
+    def __init__(self, workdir: Path, app_wrapper=None) -> None:
+        self.store = workdir / "server.db"
+        self.server = dbsync.Server(f"sqlite:{self.store}", "open")
+        self.server.exec(SCHEMA)
+        self.server.track("city")
+        self.server.track("note")
+        self.errors: list = []
+        app = dbsync.wsgi.make_app(self.server)
+
+        def recording_app(environ, start_response):
+            try:
+                return app(environ, start_response)
+            except Exception as e:  # what a framework would log
+                self.errors.append(e)
+                raise
+
+        self.httpd = make_server("127.0.0.1", 0, recording_app,
+                                 handler_class=_QuietHandler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+        self.server.close()
+
+    def rows(self, table: str = "city") -> list:
+        con = sqlite3.connect(self.store)
+        try:
+            return sorted(con.execute(f"SELECT * FROM {table}").fetchall())
+        finally:
+            con.close()
+
+
+@pytest.fixture
+def wsgi_server(tmp_path) -> Iterator[WsgiServer]:
+    s = WsgiServer(tmp_path)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def dbsyncd(dbsyncd_bin, tmp_path) -> Iterator[Dbsyncd]:
+    d = Dbsyncd(dbsyncd_bin, tmp_path)
+    yield d
+    d.stop()
+
+
+@pytest.fixture(params=["dbsyncd", "wsgi"])
+def any_server(request, dbsyncd_bin, tmp_path):
+    """Each end-to-end test runs against dbsyncd and against make_app."""
+    if request.param == "dbsyncd":
+        s = Dbsyncd(dbsyncd_bin, tmp_path)
+    else:
+        s = WsgiServer(tmp_path)
+    yield s
+    s.stop()
+
+
+class ClientDb:
+    """A client database file with the schema, plus a dbsync.Client."""
+
+    def __init__(self, path: Path, url: str | None) -> None:
+        self.path = path
+        con = sqlite3.connect(path)
+        con.executescript(SCHEMA)
+        con.close()
+        self.client = dbsync.Client(str(path), url, timeout=10)
+        self.client.track("city")
+        self.client.track("note")
+
+    def insert(self, name: str, key: str | None = None) -> str:
+        key = key or uuid.uuid4().hex
+        con = sqlite3.connect(self.path)
+        with con:
+            con.execute("INSERT INTO city VALUES (?, ?)", (key, name))
+        con.close()
+        return key
+
+    def rows(self, table: str = "city") -> list:
+        con = sqlite3.connect(self.path)
+        try:
+            return sorted(con.execute(f"SELECT * FROM {table}").fetchall())
+        finally:
+            con.close()
+
+
+@pytest.fixture
+def make_client(tmp_path):
+    made = []
+
+    def make(url: str | None, name: str | None = None) -> ClientDb:
+        c = ClientDb(tmp_path / f"{name or uuid.uuid4().hex}.db", url)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.client.close()
