@@ -10,10 +10,13 @@
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS city(id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL);";
+	" name TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS person(id INTEGER PRIMARY KEY, name TEXT,"
+	" city_id INTEGER REFERENCES city(id));"
+	"CREATE TABLE IF NOT EXISTS tag(code TEXT PRIMARY KEY, label TEXT);";
 
-static const char *const open_args[] = {"--track", "city", "--registration",
-					"open", NULL};
+static const char *const open_args[] = {"--track", "city,person,tag",
+					"--registration", "open", NULL};
 
 static dbsync_client *client(const th_server *srv, const char *name)
 {
@@ -26,6 +29,8 @@ static dbsync_client *client(const th_server *srv, const char *name)
 	c = th_client_open(path);
 	ASSERT_OK(dbsync_client_set_server(c, srv->url));
 	ASSERT_OK(dbsync_client_track(c, "city", DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_track(c, "person", DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_track(c, "tag", DBSYNC_DIRECTION_BOTH));
 	ASSERT_OK(dbsync_client_register(c, NULL));
 	return c;
 }
@@ -135,10 +140,69 @@ TEST(delete_meets_delete)
 	all_equal(&p, "1:Oslo");
 }
 
+static char *people(const char *path)
+{
+	sqlite3 *db = th_db_open(path);
+	char *s = th_query_text(
+		db, "SELECT coalesce(group_concat(p.name || '@' || c.name, ','),"
+		    " '') FROM (SELECT * FROM person ORDER BY name) p"
+		    " JOIN city c ON c.id = p.city_id");
+	th_db_close(db);
+	return s;
+}
+
+TEST(insert_meets_insert_on_an_integer_key_both_rows_kept)
+{
+	struct pair p = setup();
+
+	/* Both create city 10 offline, with people in it: a's reaches the
+	 * server first. b has three pending operations on related rows. */
+	exec_on(p.pa, "INSERT INTO city VALUES (10, 'Tromsø');"
+		      "INSERT INTO person VALUES (100, 'Ada', 10)");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	exec_on(p.pb, "INSERT INTO city VALUES (10, 'Turku');"
+		      "INSERT INTO person VALUES (200, 'Bo', 10);"
+		      "UPDATE person SET name = 'Bob' WHERE id = 200");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	/* b's city moved above every key either side used; Bob followed. */
+	ASSERT_EQ_STR(cities(p.pb), "1:Oslo,2:Bergen,10:Tromsø,11:Turku");
+	ASSERT_EQ_STR(people(p.pb), "Ada@Tromsø,Bob@Turku");
+	all_equal(&p, "1:Oslo,2:Bergen,10:Tromsø,11:Turku");
+	ASSERT_EQ_STR(people(p.pa), "Ada@Tromsø,Bob@Turku");
+	ASSERT_EQ_STR(people(p.srv->store), "Ada@Tromsø,Bob@Turku");
+}
+
+TEST(insert_meets_insert_on_a_text_key_is_a_direct_conflict)
+{
+	struct pair p = setup();
+
+	exec_on(p.pa, "INSERT INTO tag VALUES ('x', 'from a')");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	exec_on(p.pb, "INSERT INTO tag VALUES ('x', 'from b')");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	/* Same identity, never renumbered: local wins on b, everyone gets
+	 * b's row. */
+	{
+		sqlite3 *db = th_db_open(p.srv->store);
+		ASSERT_EQ_STR(th_query_text(db, "SELECT group_concat(code ||"
+						" ':' || label) FROM tag"),
+			      "x:from b");
+		th_db_close(db);
+		db = th_db_open(p.pa);
+		ASSERT_EQ_STR(th_query_text(db, "SELECT group_concat(code ||"
+						" ':' || label) FROM tag"),
+			      "x:from b");
+		th_db_close(db);
+	}
+}
+
 static const th_case cases[] = {
 	CASE(update_meets_update_local_wins),
 	CASE(remote_update_meets_local_delete_row_comes_back),
 	CASE(remote_delete_meets_local_update_row_stays),
 	CASE(delete_meets_delete),
+	CASE(insert_meets_insert_on_an_integer_key_both_rows_kept),
+	CASE(insert_meets_insert_on_a_text_key_is_a_direct_conflict),
 };
 TH_MAIN(cases)

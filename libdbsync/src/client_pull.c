@@ -13,6 +13,7 @@
 
 #include "capture.h"
 #include "client.h"
+#include "client_renumber.h"
 #include "client_tables.h"
 #include "message.h"
 #include "meta.h"
@@ -104,6 +105,9 @@ static int drop_local(dbsync_client *c, int64_t tid, const dbsync__value *pk)
  * Apply one remote operation, meeting the row's pending local state
  * (docs/conflicts.md), local wins:
  * - nothing pending, or the row was inserted and deleted here: apply;
+ * - remote insert, local insert of the same INTEGER key: two different
+ *   rows; the local one moves to a fresh key (client_renumber.c), then
+ *   the remote one is applied;
  * - remote update, local update/insert: keep the local row (it is pushed);
  * - remote update, local delete: the row comes back from the remote copy
  *   and the local delete is dropped;
@@ -113,7 +117,7 @@ static int drop_local(dbsync_client *c, int64_t tid, const dbsync__value *pk)
  */
 static int apply_op(dbsync_client *c, dbsync__ctables *tables,
 		    dbsync__keyset *pending, const dbsync__pull_resp *p,
-		    const dbsync__msg_op *op, dbsync__value *row)
+		    const dbsync__msg_op *op, dbsync__value *row, int64_t mark)
 {
 	const dbsync__msg_table *mt = &p->tables[op->table];
 	dbsync__ctable *t = dbsync__ctables_by_name(tables, mt->name);
@@ -125,10 +129,22 @@ static int apply_op(dbsync_client *c, dbsync__ctables *tables,
 		return 0; /* not pulled here */
 	switch (dbsync__keyset_state(pending, t->tid, &op->pk)) {
 	case 'i':
+		/* A remote 'u' here is the rest of a remote insert whose
+		 * first part arrived in an earlier page. */
+		if (t->integer_pk && op->pk.type == DBSYNC_TYPE_INTEGER &&
+		    op->op != 'd') {
+			rc = dbsync__client_renumber(c, tables, t, &op->pk, p,
+						     mark, pending);
+			if (rc)
+				return rc;
+			break;
+		}
+		return 0;
 	case 'u':
 		return 0;
 	case 'd':
 		rc = drop_local(c, t->tid, &op->pk);
+		dbsync__keyset_forget(pending, t->tid, &op->pk);
 		if (rc || op->op == 'd')
 			return rc;
 		break;
@@ -190,7 +206,7 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 					       "out of memory");
 	}
 	for (k = 0; !rc && k < p->nops; k++)
-		rc = apply_op(c, &tables, pending, p, &p->ops[k], row);
+		rc = apply_op(c, &tables, pending, p, &p->ops[k], row, mark);
 	if (!rc)
 		rc = dbsync__capture_suppress_end(c->db, mark, &c->err);
 	if (!rc && p->cursor) {

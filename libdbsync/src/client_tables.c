@@ -37,6 +37,8 @@ static int load_one(sqlite3 *db, dbsync__ctable *t, dbsync__error *err)
 		dbsync__table_clear(&d);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	}
+	/* SQLite's affinity rule: a declared type containing "INT". */
+	t->integer_pk = sqlite3_strlike("%INT%", d.pk_type, 0) == 0;
 	t->columns[t->ncolumns++] = d.pk;
 	d.pk = NULL;
 	for (k = 0; k < d.ncolumns; k++) {

@@ -19,6 +19,8 @@ typedef struct dbsync__ctable {
 	dbsync_direction direction;
 	char **columns; /* the key first, then the rest in table order */
 	size_t ncolumns;
+	int integer_pk; /* the key has INTEGER affinity: renumbered on
+			   insert/insert conflicts */
 	dbsync__rowsql sql;
 } dbsync__ctable;
 

@@ -628,6 +628,32 @@ char dbsync__keyset_state(dbsync__keyset *set, int64_t tid,
 	return r ? r->state : 0;
 }
 
+int dbsync__keyset_move(dbsync__keyset *set, int64_t tid,
+			const dbsync__value *from, const dbsync__value *to)
+{
+	struct row *r = row_for(&set->c, tid, from, 0);
+	char state = r ? r->state : 0;
+
+	if (r)
+		r->state = 0;
+	if (!state)
+		return 0;
+	r = row_for(&set->c, tid, to, 1);
+	if (!r)
+		return DBSYNC_NOMEM;
+	r->state = state;
+	return 0;
+}
+
+void dbsync__keyset_forget(dbsync__keyset *set, int64_t tid,
+			   const dbsync__value *pk)
+{
+	struct row *r = row_for(&set->c, tid, pk, 0);
+
+	if (r)
+		r->state = 0;
+}
+
 void dbsync__keyset_free(dbsync__keyset *set)
 {
 	if (!set)
