@@ -197,12 +197,45 @@ TEST(insert_meets_insert_on_a_text_key_is_a_direct_conflict)
 	}
 }
 
+TEST(dependency_remote_delete_of_a_parent_with_local_children)
+{
+	struct pair p = setup();
+
+	exec_on(p.pa, "DELETE FROM city WHERE id = 2");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	/* Offline, b adds a person in the city a just deleted. */
+	exec_on(p.pb, "INSERT INTO person VALUES (300, 'Cy', 2)");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	/* The parent is kept and re-inserted ahead of the child. */
+	ASSERT_EQ_STR(cities(p.pb), "1:Oslo,2:Bergen");
+	all_equal(&p, "1:Oslo,2:Bergen");
+	ASSERT_EQ_STR(people(p.srv->store), "Cy@Bergen");
+	ASSERT_EQ_STR(people(p.pa), "Cy@Bergen");
+}
+
+TEST(reversed_dependency_local_delete_of_a_parent_with_remote_children)
+{
+	struct pair p = setup();
+
+	exec_on(p.pb, "DELETE FROM city WHERE id = 2");
+	exec_on(p.pa, "INSERT INTO person VALUES (400, 'Di', 2)");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	/* b restores Bergen from the pull's parent rows, drops its delete. */
+	ASSERT_EQ_STR(cities(p.pb), "1:Oslo,2:Bergen");
+	ASSERT_EQ_STR(people(p.pb), "Di@Bergen");
+	all_equal(&p, "1:Oslo,2:Bergen");
+	ASSERT_EQ_STR(people(p.srv->store), "Di@Bergen");
+}
+
 static const th_case cases[] = {
 	CASE(update_meets_update_local_wins),
 	CASE(remote_update_meets_local_delete_row_comes_back),
 	CASE(remote_delete_meets_local_update_row_stays),
 	CASE(delete_meets_delete),
 	CASE(insert_meets_insert_on_an_integer_key_both_rows_kept),
+	CASE(dependency_remote_delete_of_a_parent_with_local_children),
+	CASE(reversed_dependency_local_delete_of_a_parent_with_remote_children),
 	CASE(insert_meets_insert_on_a_text_key_is_a_direct_conflict),
 };
 TH_MAIN(cases)

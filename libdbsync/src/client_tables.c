@@ -14,6 +14,7 @@ void dbsync__ctables_free(dbsync__ctables *ts)
 	for (k = 0; k < ts->n; k++) {
 		dbsync__ctable *t = &ts->t[k];
 		dbsync__rowsql_finalize(&t->sql);
+		free(t->refs);
 		free(t->name);
 		for (j = 0; j < t->ncolumns; j++)
 			free(t->columns[j]);
@@ -52,6 +53,54 @@ static int load_one(sqlite3 *db, dbsync__ctable *t, dbsync__error *err)
 	rt.ncolumns = t->ncolumns;
 	rt.pk_index = 0;
 	return dbsync__rowsql_prepare(db, &rt, &t->sql, err);
+}
+
+/* Single-column foreign keys of `t` to the key of a tracked table. */
+static int load_refs(sqlite3 *db, dbsync__ctables *all, dbsync__ctable *t,
+		     dbsync__error *err)
+{
+	sqlite3_stmt *st;
+	int rc = dbsync__sql_prepare(
+		db,
+		"SELECT f.\"table\", f.\"from\", f.\"to\""
+		" FROM pragma_foreign_key_list(?1) f"
+		" WHERE (SELECT count(*) FROM pragma_foreign_key_list(?1) g"
+		"        WHERE g.id = f.id) = 1",
+		&st, err, "cannot read the foreign keys");
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *to = (const char *)sqlite3_column_text(st, 2);
+		dbsync__ctable *parent = dbsync__ctables_by_name(
+			all, (const char *)sqlite3_column_text(st, 0));
+		const char *from = (const char *)sqlite3_column_text(st, 1);
+		dbsync__cref *p;
+		size_t c;
+
+		if (!parent || (to && sqlite3_stricmp(to, parent->columns[0])))
+			continue;
+		for (c = 0; c < t->ncolumns; c++)
+			if (sqlite3_stricmp(t->columns[c], from) == 0)
+				break;
+		if (c == t->ncolumns)
+			continue;
+		p = realloc(t->refs, (t->nrefs + 1) * sizeof(*p));
+		if (!p) {
+			sqlite3_finalize(st);
+			return dbsync__error_set(err, DBSYNC_NOMEM,
+						 "out of memory");
+		}
+		t->refs = p;
+		p[t->nrefs].column = c;
+		p[t->nrefs++].parent = (size_t)(parent - all->t);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(err, db, rc,
+					    "cannot read the foreign keys");
+	return 0;
 }
 
 int dbsync__ctables_load(sqlite3 *db, dbsync__ctables *out,
@@ -94,6 +143,8 @@ int dbsync__ctables_load(sqlite3 *db, dbsync__ctables *out,
 	}
 	for (size_t k = 0; k < out->n; k++) {
 		rc = load_one(db, &out->t[k], err);
+		if (!rc)
+			rc = load_refs(db, out, &out->t[k], err);
 		if (rc) {
 			dbsync__ctables_free(out);
 			return rc;

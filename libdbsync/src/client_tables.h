@@ -13,6 +13,13 @@
 #include "message.h"
 #include "rowsql.h"
 
+/* A single-column foreign key: column `column` refers to the key of the
+ * tracked table `parent` (index into the same dbsync__ctables). */
+typedef struct dbsync__cref {
+	size_t column;
+	size_t parent;
+} dbsync__cref;
+
 typedef struct dbsync__ctable {
 	int64_t tid;
 	char *name;
@@ -21,6 +28,8 @@ typedef struct dbsync__ctable {
 	size_t ncolumns;
 	int integer_pk; /* the key has INTEGER affinity: renumbered on
 			   insert/insert conflicts */
+	dbsync__cref *refs; /* foreign keys to other tracked tables' keys */
+	size_t nrefs;
 	dbsync__rowsql sql;
 } dbsync__ctable;
 

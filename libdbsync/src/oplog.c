@@ -628,6 +628,23 @@ char dbsync__keyset_state(dbsync__keyset *set, int64_t tid,
 	return r ? r->state : 0;
 }
 
+dbsync__keyset *dbsync__keyset_new(void)
+{
+	return calloc(1, sizeof(dbsync__keyset));
+}
+
+int dbsync__keyset_add(dbsync__keyset *set, int64_t tid,
+		       const dbsync__value *pk)
+{
+	struct row *r = row_for(&set->c, tid, pk, 1);
+
+	if (!r)
+		return DBSYNC_NOMEM;
+	if (!r->state)
+		r->state = '+';
+	return 0;
+}
+
 int dbsync__keyset_move(dbsync__keyset *set, int64_t tid,
 			const dbsync__value *from, const dbsync__value *to)
 {

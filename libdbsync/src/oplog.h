@@ -61,6 +61,11 @@ int dbsync__oplog_pending_keys(sqlite3 *db, dbsync__keyset **out,
  * again), or 0 when nothing is pending for it. */
 char dbsync__keyset_state(dbsync__keyset *set, int64_t tid,
 			  const dbsync__value *pk);
+/* An empty set, and adding to it (keyset_state then answers '+'). */
+dbsync__keyset *dbsync__keyset_new(void);
+int dbsync__keyset_add(dbsync__keyset *set, int64_t tid,
+		       const dbsync__value *pk);
+
 /* The merge changed a row's pending state: it moved to a new key (0 or
  * DBSYNC_NOMEM), or nothing is pending for it any more. */
 int dbsync__keyset_move(dbsync__keyset *set, int64_t tid,
