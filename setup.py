@@ -54,6 +54,7 @@ class BuildExt(build_ext):
             "cmake", "-S", HERE, "-B", cmake_dir,
             "-DCMAKE_BUILD_TYPE=Release",
             "-DDBSYNC_BUILD_TESTS=OFF", "-DDBSYNC_BUILD_BENCH=OFF",
+            "-DDBSYNC_BUILD_LUA=OFF",
             "-DCMAKE_POSITION_INDEPENDENT_CODE=ON"])
         subprocess.check_call([
             "cmake", "--build", cmake_dir, "--target", "dbsync_static",

@@ -1,5 +1,5 @@
 /*
- * dbsync.i - the one SWIG interface of libdbsync (Python now, Lua later).
+ * dbsync.i - the one SWIG interface of libdbsync, for Python and Lua.
  *
  * Handles become classes whose destructors free them; `**out` results become
  * owned return values; a negative status becomes an exception (Python: the
@@ -301,6 +301,197 @@ static PyObject *dbs_pk_object(const dbsync_oplist *l, size_t i)
 #define DBS_LEAVE(w) ((w)->busy--)
 %}
 
+#ifdef SWIGLUA
+%{
+/* ---- Lua: error values, callback errors ------------------------------
+ *
+ * An error is a table {code=, name=, message=} whose metatable is the
+ * registry's "dbsync.Error" (with __tostring). A Lua error raised inside a
+ * callback is kept in the registry (first one wins), the callback returns
+ * non-zero, and the wrapper raises the kept value unchanged once the C call
+ * has returned. The progress function lives in the client userdata's user
+ * value, so a callback that refers to its own client does not keep it from
+ * being collected. */
+#define DBS_LUA_ERROR_MT "dbsync.Error"
+#define DBS_LUA_PENDING "dbsync.pending_error"
+
+/* The state (thread) of the innermost wrapper running on this OS thread:
+ * the one callbacks run on. */
+static _Thread_local lua_State *dbs_L;
+
+static int dbs_lua_error_tostring(lua_State *L)
+{
+	const char *name, *msg;
+	lua_Integer code;
+
+	lua_getfield(L, 1, "name");
+	lua_getfield(L, 1, "message");
+	lua_getfield(L, 1, "code");
+	name = lua_tostring(L, -3);
+	msg = lua_tostring(L, -2);
+	code = lua_tointeger(L, -1);
+	if (msg && *msg)
+		lua_pushfstring(L, "dbsync error %s (%I): %s",
+				name ? name : "UNKNOWN", code, msg);
+	else
+		lua_pushfstring(L, "dbsync error %s (%I)",
+				name ? name : "UNKNOWN", code);
+	return 1;
+}
+
+static void dbs_lua_push_error_mt(lua_State *L)
+{
+	if (luaL_newmetatable(L, DBS_LUA_ERROR_MT)) {
+		lua_pushcfunction(L, dbs_lua_error_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+}
+
+static void dbs_lua_push_error(lua_State *L, int code, const char *msg)
+{
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, code);
+	lua_setfield(L, -2, "code");
+	lua_pushstring(L, dbsync_error_name(code));
+	lua_setfield(L, -2, "name");
+	lua_pushstring(L, msg ? msg : "");
+	lua_setfield(L, -2, "message");
+	dbs_lua_push_error_mt(L);
+	lua_setmetatable(L, -2);
+}
+
+static void dbs_lua_clear_pending(lua_State *L)
+{
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, DBS_LUA_PENDING);
+}
+
+static int dbs_lua_pending(lua_State *L)
+{
+	int t = lua_getfield(L, LUA_REGISTRYINDEX, DBS_LUA_PENDING);
+	lua_pop(L, 1);
+	return t != LUA_TNIL;
+}
+
+/* Keep the error value on top of the stack (popped) for the wrapper. */
+static void dbs_lua_store_error(lua_State *L, const char *what)
+{
+	if (dbs_lua_pending(L)) {
+		lua_pop(L, 1); /* the first error wins */
+		return;
+	}
+	if (lua_isnil(L, -1)) { /* error(nil) must still fail the call */
+		lua_pop(L, 1);
+		dbs_lua_push_error(L, DBSYNC_CALLBACK, what);
+	}
+	lua_setfield(L, LUA_REGISTRYINDEX, DBS_LUA_PENDING);
+}
+
+/* 1 with the error value pushed if the call failed: a kept callback error
+ * comes first, then a negative status. */
+static int dbs_lua_check(lua_State *L, int code)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, DBS_LUA_PENDING) != LUA_TNIL) {
+		dbs_lua_clear_pending(L);
+		return 1;
+	}
+	lua_pop(L, 1);
+	if (code < 0) {
+		dbs_lua_push_error(L, code, dbs_message());
+		return 1;
+	}
+	return 0;
+}
+
+static int dbs_lua_callable(lua_State *L, int idx)
+{
+	if (lua_isfunction(L, idx))
+		return 1;
+	if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
+		lua_pop(L, 1);
+		return 1;
+	}
+	return 0;
+}
+
+/* Runs inside a client method's wrapper, whose argument 1 is the client
+ * userdata holding the function. Returning non-zero aborts the call. */
+static int dbs_lua_progress_cb(uint64_t bytes_done, uint64_t bytes_total,
+			       uint64_t ops_done, uint64_t ops_total,
+			       void *payload)
+{
+	lua_State *L = dbs_L;
+	swig_lua_userdata *u;
+	int rc;
+
+	if (!L)
+		return 0;
+	if (dbs_lua_pending(L))
+		return 1;
+	if (!lua_checkstack(L, 8))
+		return 0;
+	u = lua_touserdata(L, 1);
+	if (!u || lua_rawlen(L, 1) < sizeof *u || u->ptr != payload)
+		return 0; /* not inside a method of this client */
+	if (lua_getiuservalue(L, 1, 1) == LUA_TNIL ||
+	    lua_type(L, -1) == LUA_TNONE) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	lua_pushinteger(L, (lua_Integer)bytes_done);
+	lua_pushinteger(L, (lua_Integer)bytes_total);
+	lua_pushinteger(L, (lua_Integer)ops_done);
+	lua_pushinteger(L, (lua_Integer)ops_total);
+	if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+		dbs_lua_store_error(L, "progress callback raised nil");
+		return 1;
+	}
+	rc = lua_isboolean(L, -1) && !lua_toboolean(L, -1); /* false aborts */
+	lua_pop(L, 1);
+	return rc;
+}
+
+static void dbs_lua_push_pk(lua_State *L, const dbsync_oplist *l, size_t i)
+{
+	size_t n = 0;
+	const void *p;
+
+	switch (dbsync_oplist_pk_type(l, i)) {
+	case DBSYNC_TYPE_INTEGER:
+		lua_pushinteger(L, (lua_Integer)dbsync_oplist_pk_int(l, i));
+		break;
+	case DBSYNC_TYPE_FLOAT:
+		lua_pushnumber(L, dbsync_oplist_pk_float(l, i));
+		break;
+	case DBSYNC_TYPE_TEXT:
+	case DBSYNC_TYPE_BLOB:
+		p = dbsync_oplist_pk_bytes(l, i, &n);
+		lua_pushlstring(L, p ? p : "", n);
+		break;
+	default:
+		lua_pushnil(L);
+	}
+}
+
+/* _error_metatable() -> the metatable of every dbsync error value. */
+static int dbs_lua_error_metatable(lua_State *L)
+{
+	dbs_lua_push_error_mt(L);
+	return 1;
+}
+
+/* _error(code [, message]) -> a new error value (message defaults to the
+ * code's dbsync_strerror text). */
+static int dbs_lua_new_error(lua_State *L)
+{
+	int code = (int)luaL_checkinteger(L, 1);
+	const char *msg = luaL_optstring(L, 2, dbsync_strerror(code));
+	dbs_lua_push_error(L, code, msg);
+	return 1;
+}
+%}
+#endif
+
 %include <stdint.i>
 
 /* A status: 0 or a negative DBSYNC_* code, turned into an exception. */
@@ -341,19 +532,30 @@ typedef int dbsync_status;
 #endif
 
 #ifdef SWIGLUA
-/* Lua: the error value is a table {code=, name=, message=}. Untested. */
+/* Lua: a failure raises the error value (see dbs_lua_check). */
 %typemap(out) dbsync_status {
-	if ($1 < 0) {
-		lua_newtable(L);
-		lua_pushinteger(L, $1);
-		lua_setfield(L, -2, "code");
-		lua_pushstring(L, dbsync_error_name($1));
-		lua_setfield(L, -2, "name");
-		lua_pushstring(L, dbs_message());
-		lua_setfield(L, -2, "message");
+	if (dbs_lua_check(L, $1))
 		SWIG_fail;
-	}
 }
+/* Every wrapper records its state for the callbacks it may run and forgets
+ * a callback error an earlier call left behind. */
+%exception {
+	lua_State *dbs_outer_L = dbs_L;
+	dbs_L = L;
+	dbs_lua_clear_pending(L);
+	$action
+	dbs_L = dbs_outer_L;
+}
+/* A Lua value passed through as its stack index. */
+typedef int dbs_lua_index;
+%{
+typedef int dbs_lua_index;
+typedef int dbs_lua_pushed;
+%}
+%typemap(in) dbs_lua_index "$1 = $input;"
+/* A method that pushed its results itself returns how many. */
+typedef int dbs_lua_pushed;
+%typemap(out) dbs_lua_pushed "SWIG_arg += $1;"
 %typemap(in, numinputs=0) int64_t *OUT_I64 (int64_t tmp = 0) {
 	$1 = &tmp;
 }
@@ -377,6 +579,8 @@ typedef int dbsync_status;
 	SWIG_arg++;
 }
 %enddef
+%native(_error_metatable) int dbs_lua_error_metatable(lua_State *L);
+%native(_error) int dbs_lua_new_error(lua_State *L);
 #endif
 
 /* Out-parameters named `out` (and `count`) become return values; the
@@ -468,6 +672,32 @@ typedef struct {} DbsyncOplist;
 		return list;
 	}
 #endif
+#ifdef SWIGLUA
+	/* {{table, pk, op, table=, pk=, op=}, ...} in one call. */
+	dbs_lua_pushed to_table(lua_State *L) {
+		size_t i, n = dbsync_oplist_count($self);
+		luaL_checkstack(L, 4, "dbsync: pending list");
+		lua_createtable(L, (int)n, 0);
+		for (i = 0; i < n; i++) {
+			char cmd[2] = {dbsync_oplist_command($self, i), 0};
+			lua_createtable(L, 3, 3);
+			lua_pushstring(L, dbsync_oplist_table($self, i));
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, "table");
+			lua_rawseti(L, -2, 1);
+			dbs_lua_push_pk(L, $self, i);
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, "pk");
+			lua_rawseti(L, -2, 2);
+			lua_pushstring(L, cmd);
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, "op");
+			lua_rawseti(L, -2, 3);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		return 1;
+	}
+#endif
 }
 
 /* ---- Response -------------------------------------------------------- */
@@ -495,6 +725,15 @@ typedef struct {} DbsyncResponse;
 	}
 #else
 	const char *body() { return dbsync_response_body($self, NULL); }
+#endif
+#ifdef SWIGLUA
+	/* The exact body bytes as a Lua string. */
+	dbs_lua_pushed body_bytes(lua_State *L) {
+		size_t n = 0;
+		const char *b = dbsync_response_body($self, &n);
+		lua_pushlstring(L, b ? b : "", n);
+		return 1;
+	}
 #endif
 }
 
@@ -647,6 +886,33 @@ typedef struct {} DbsyncClient;
 		if (r == 0) {
 			Py_XINCREF(fn);
 			Py_XSETREF($self->progress, fn);
+		}
+		DBS_LEAVE($self);
+		return r;
+	}
+#endif
+#ifdef SWIGLUA
+	/* fn(bytes_done, bytes_total, ops_done, ops_total); false aborts.
+	 * nil removes it. Kept in the userdata's user value (argument 1). */
+	dbsync_status on_progress(lua_State *L, dbs_lua_index fn) {
+		int r, none = lua_isnoneornil(L, fn);
+		DBS_ENTER($self, c, "client");
+		if (!none && !dbs_lua_callable(L, fn)) {
+			DBS_LEAVE($self);
+			return dbs_error(DBSYNC_INVALID,
+					 "progress callback is not callable");
+		}
+		r = dbsync_client_on_progress($self->c,
+					      none ? NULL : dbs_lua_progress_cb,
+					      none ? NULL : $self);
+		if (r == 0) {
+			if (none)
+				lua_pushnil(L);
+			else
+				lua_pushvalue(L, fn);
+			if (!lua_setiuservalue(L, 1, 1))
+				r = dbs_error(DBSYNC_ERROR,
+					      "client userdata has no user value");
 		}
 		DBS_LEAVE($self);
 		return r;
@@ -938,6 +1204,84 @@ typedef struct {} DbsyncServer;
 		free(names);
 		free(values);
 		Py_XDECREF(seq);
+		return r;
+	}
+#endif
+#ifdef SWIGLUA
+	/* headers: {{name, value}, ...} and/or {name = value}; body: a
+	 * string (nil for none). The strings stay alive: the tables are
+	 * arguments of the call. */
+	dbsync_status handle(DbsyncResponse **out, lua_State *L,
+			     const char *method, const char *path,
+			     dbs_lua_index headers, dbs_lua_index body) {
+		const char **names = NULL, **values = NULL;
+		const char *data = "";
+		size_t n = 0, cap = 0, len = 0;
+		int r = DBSYNC_INVALID;
+
+		*out = NULL;
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		if (lua_type(L, body) == LUA_TSTRING)
+			data = lua_tolstring(L, body, &len);
+		else if (!lua_isnoneornil(L, body))
+			return dbs_error(DBSYNC_INVALID,
+					 "body must be a string");
+		if (!lua_isnoneornil(L, headers)) {
+			if (!lua_istable(L, headers))
+				return dbs_error(DBSYNC_INVALID,
+						 "headers must be a table");
+			lua_pushnil(L);
+			while (lua_next(L, headers))
+				lua_pop(L, 1), cap++;
+		}
+		names = calloc(cap + 1, sizeof *names);
+		values = calloc(cap + 1, sizeof *values);
+		if (!names || !values) {
+			r = dbs_error(DBSYNC_NOMEM, "out of memory");
+			goto done;
+		}
+		if (cap) {
+			lua_pushnil(L);
+			while (lua_next(L, headers)) {
+				const char *k = NULL, *v = NULL;
+				if (lua_type(L, -2) == LUA_TSTRING &&
+				    lua_type(L, -1) == LUA_TSTRING) {
+					k = lua_tostring(L, -2);
+					v = lua_tostring(L, -1);
+				} else if (lua_type(L, -2) == LUA_TNUMBER &&
+					   lua_istable(L, -1)) {
+					lua_rawgeti(L, -1, 1);
+					lua_rawgeti(L, -2, 2);
+					if (lua_type(L, -2) == LUA_TSTRING &&
+					    lua_type(L, -1) == LUA_TSTRING) {
+						k = lua_tostring(L, -2);
+						v = lua_tostring(L, -1);
+					}
+					lua_pop(L, 2);
+				}
+				if (!k || !v || n >= cap) {
+					lua_pop(L, 2);
+					r = dbs_error(DBSYNC_INVALID,
+						      "headers must be "
+						      "{name, value} pairs "
+						      "or name = value "
+						      "strings");
+					goto done;
+				}
+				names[n] = k;
+				values[n] = v;
+				n++;
+				lua_pop(L, 1);
+			}
+		}
+		$self->busy++;
+		r = dbsync_server_handle(out, $self->s, method, path, names,
+					 values, n, data, len);
+		$self->busy--;
+	done:
+		free(names);
+		free(values);
 		return r;
 	}
 #endif

@@ -1,0 +1,400 @@
+--- dbsync: offline-first sync of SQLite databases with a central server.
+--
+--   local dbsync = require("dbsync")
+--   local c = dbsync.Client("app.db", "http://127.0.0.1:8080")
+--   c:track("city"); if not c.registered then c:register() end; c:sync()
+--
+-- The thin idiomatic layer over the private SWIG module `dbsync_core`
+-- (generated from bindings/dbsync.i). Every failure raises an error value:
+-- a table {code=, name=, message=} with dbsync.Error as its metatable (so
+-- tostring() works), e.g.
+--
+--   local ok, err = pcall(c.push, c)
+--   if not ok and err.name == "PULL_REQUIRED" then c:pull() end
+--
+-- An error raised inside a callback (progress) comes out of the call that
+-- ran it unchanged.
+
+local core = require("dbsync_core")
+
+local M = {}
+
+M.VERSION = core.dbsync_version()
+M.SQLITE_VERSION = core.dbsync_sqlite_version()
+
+--- The metatable of every error value (`getmetatable(err) == dbsync.Error`).
+M.Error = core._error_metatable()
+
+--- Error codes by name (`dbsync.codes.PULL_REQUIRED == -12`) and names by
+-- code (`dbsync.codes[-12] == "PULL_REQUIRED"`), read from the library.
+M.codes = {}
+do
+  local code = 0
+  while true do
+    local name = core.dbsync_error_name(code)
+    if name == "UNKNOWN" then break end
+    M.codes[name] = code
+    M.codes[code] = name
+    code = code - 1
+  end
+end
+
+--- Whether `v` is a dbsync error value.
+function M.is_error(v)
+  return type(v) == "table" and getmetatable(v) == M.Error
+end
+
+--- The one-line description of an error code.
+function M.strerror(code)
+  return core.dbsync_strerror(code)
+end
+
+local function raise(name, message)
+  error(core._error(M.codes[name], message), 0)
+end
+M._raise = raise
+
+local function check_string(value, what, optional)
+  if value == nil and optional then return nil end
+  if type(value) ~= "string" then
+    raise("INVALID", string.format("%s must be a string, not %s", what,
+                                   type(value)))
+  end
+  return value
+end
+
+local function check_integer(value, what)
+  if math.type(value) ~= "integer" then
+    raise("INVALID", string.format("%s must be an integer, not %s", what,
+                                   math.type(value) or type(value)))
+  end
+  return value
+end
+
+local DIRECTIONS = {
+  both = core.DBSYNC_DIRECTION_BOTH,
+  push = core.DBSYNC_DIRECTION_PUSH,
+  pull = core.DBSYNC_DIRECTION_PULL,
+}
+local DIRECTION_NAMES = {}
+for k, v in pairs(DIRECTIONS) do DIRECTION_NAMES[v] = k end
+
+-- The handle of a Client/Server object (raises on anything else, e.g.
+-- `c.push()` instead of `c:push()`).
+local function handle(self, class, what)
+  if type(self) ~= "table" or getmetatable(self) ~= class then
+    raise("INVALID", string.format(
+      "%s method called on %s (use %s:method(), not %s.method())",
+      what, type(self), what:lower(), what:lower()))
+  end
+  return self._h
+end
+
+-- ---------------------------------------------------------------- Client
+
+--- A local SQLite database that synchronizes with a dbsync server.
+-- `dbsync.Client(path [, server_url [, options]])` or
+-- `dbsync.Client{path=, server=, ca_file=, timeout=, page_size=}`;
+-- options: ca_file (PEM), timeout (seconds), page_size (operations per
+-- pull page), auto_repair (boolean). Closed by c:close(), by a `<close>`
+-- variable going out of scope, or when collected.
+local Client = {}
+M.Client = Client
+local client_methods = {}
+local client_props = {}
+
+local function client_new(path, server, opts)
+  if type(path) == "table" and server == nil and opts == nil then
+    opts = path
+    path, server = opts.path, opts.server
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    raise("INVALID", "options must be a table, not " .. type(opts))
+  end
+  check_string(path, "path")
+  check_string(server, "server URL", true)
+  local h = core.Client.open(path)
+  local self = setmetatable({ _h = h }, Client)
+  local ok, err = pcall(function()
+    if server ~= nil then h:set_server(server) end
+    if opts.ca_file ~= nil then
+      h:set_ca_file(check_string(opts.ca_file, "ca_file"))
+    end
+    if opts.timeout ~= nil then
+      if type(opts.timeout) ~= "number" or opts.timeout <= 0 then
+        raise("INVALID", "timeout must be a positive number of seconds")
+      end
+      local ms = math.max(1, math.floor(opts.timeout * 1000))
+      h:set_timeouts(ms, ms)
+    end
+    if opts.page_size ~= nil then
+      h:set_page_size(check_integer(opts.page_size, "page_size"))
+    end
+    if opts.auto_repair ~= nil then
+      h:set_auto_repair(opts.auto_repair and 1 or 0)
+    end
+  end)
+  if not ok then
+    h:close()
+    error(err, 0)
+  end
+  return self
+end
+
+setmetatable(Client, {
+  __call = function(_, ...) return client_new(...) end,
+})
+
+Client.__index = function(self, key)
+  local m = client_methods[key]
+  if m ~= nil then return m end
+  local p = client_props[key]
+  if p ~= nil then return p(self) end
+  return nil
+end
+
+Client.__tostring = function(self)
+  if self._h:closed() ~= 0 then return "dbsync.Client (closed)" end
+  return string.format("dbsync.Client(%q)", self._h:path())
+end
+
+Client.__close = function(self) self._h:close() end
+Client.__name = "dbsync.Client"
+
+--- Close the database now (collection does it too); later calls raise an
+-- INVALID error. Closing twice is harmless.
+function client_methods.close(self)
+  handle(self, Client, "Client"):close()
+end
+
+--- Whether close() was called.
+function client_props.closed(self) return self._h:closed() ~= 0 end
+function client_methods.is_closed(self)
+  return handle(self, Client, "Client"):closed() ~= 0
+end
+
+--- The database path (nil once closed).
+function client_methods.path(self)
+  return handle(self, Client, "Client"):path()
+end
+
+--- Track `table` ("both" (default), "push" or "pull").
+function client_methods.track(self, table, direction)
+  local h = handle(self, Client, "Client")
+  check_string(table, "table")
+  direction = direction or "both"
+  local d = DIRECTIONS[direction]
+  if d == nil then
+    raise("INVALID", "direction must be 'both', 'push' or 'pull', not "
+                     .. tostring(direction))
+  end
+  h:track(table, d)
+end
+
+--- Stop tracking `table` (its pending operations are dropped).
+function client_methods.untrack(self, table)
+  handle(self, Client, "Client"):untrack(check_string(table, "table"))
+end
+
+--- The direction `table` is tracked in, or nil.
+function client_methods.tracked(self, table)
+  local d = handle(self, Client, "Client"):is_tracked(
+    check_string(table, "table"))
+  if d < 0 then return nil end
+  return DIRECTION_NAMES[d] or "both"
+end
+
+--- The operations not yet acknowledged by the server, at most one per row,
+-- in push order: { {table, pk, op, table=, pk=, op=}, ... } with op "i",
+-- "u" or "d".
+function client_methods.pending(self)
+  return handle(self, Client, "Client"):pending():to_table()
+end
+
+--- Rewrite the pending log in its compressed form.
+function client_methods.compact(self)
+  handle(self, Client, "Client"):compact()
+end
+
+--- The server's http:// or https:// base URL.
+function client_methods.set_server(self, url)
+  handle(self, Client, "Client"):set_server(check_string(url, "url"))
+end
+
+--- An extra header sent with every request.
+function client_methods.add_header(self, name, value)
+  handle(self, Client, "Client"):add_header(check_string(name, "name"),
+                                            check_string(value, "value"))
+end
+
+--- Whether sync() repairs by itself on REPAIR_REQUIRED (default on).
+function client_methods.set_auto_repair(self, on)
+  handle(self, Client, "Client"):set_auto_repair(on and 1 or 0)
+end
+
+--- fn(bytes_done, bytes_total, ops_done, ops_total) during transfers;
+-- returning false aborts the call (CALLBACK error); an error raised by fn
+-- comes out of the call unchanged. nil removes it.
+function client_methods.on_progress(self, fn)
+  local h = handle(self, Client, "Client")
+  if fn ~= nil and type(fn) ~= "function" then
+    local mt = getmetatable(fn)
+    if type(mt) ~= "table" or mt.__call == nil then
+      raise("INVALID", "progress callback must be a function, not "
+                       .. type(fn))
+    end
+  end
+  h:on_progress(fn)
+end
+
+--- Register with the server (sending `token` if its policy wants one);
+-- returns the new node id.
+function client_methods.register(self, token)
+  local h = handle(self, Client, "Client")
+  h:register_node(check_string(token, "token", true))
+  return self:node_id()
+end
+
+--- This node's id, or nil before register().
+function client_methods.node_id(self)
+  local n = handle(self, Client, "Client"):node_id()
+  if n < 0 then return nil end
+  return n
+end
+
+--- c.registered: whether register() succeeded on this database.
+function client_props.registered(self)
+  return self:node_id() ~= nil
+end
+
+--- The latest server version fully merged here, or nil.
+function client_methods.latest_version(self)
+  local v = handle(self, Client, "Client"):latest_version()
+  if v < 0 then return nil end
+  return v
+end
+
+--- Push the pending operations (PULL_REQUIRED if the server moved on).
+function client_methods.push(self)
+  handle(self, Client, "Client"):push()
+end
+
+--- Fetch and merge every version after this node's.
+function client_methods.pull(self)
+  handle(self, Client, "Client"):pull()
+end
+
+--- Push; on PULL_REQUIRED pull and push again (`max_rounds`, default 5).
+function client_methods.sync(self, max_rounds)
+  local h = handle(self, Client, "Client")
+  if max_rounds ~= nil then check_integer(max_rounds, "max_rounds") end
+  h:sync(max_rounds or 0)
+end
+
+--- Replace the tracked tables' contents with the server's copy.
+function client_methods.repair(self)
+  handle(self, Client, "Client"):repair()
+end
+
+--- The message of the most recent failed call ("" if it worked).
+function client_methods.error_message(self)
+  return handle(self, Client, "Client"):error_message()
+end
+
+-- ---------------------------------------------------------------- Server
+
+--- The central database; answers the dbsync HTTP API through :handle().
+-- `dbsync.Server(store [, registration])`: store "sqlite:PATH" (a bare path
+-- means a SQLite file), registration "open", "closed" (default) or
+-- "token:SECRET".
+local Server = {}
+M.Server = Server
+local server_methods = {}
+Server.__index = server_methods
+Server.__name = "dbsync.Server"
+Server.__close = function(self) self._h:close() end
+Server.__tostring = function(self)
+  return self._h:closed() ~= 0 and "dbsync.Server (closed)" or "dbsync.Server"
+end
+
+setmetatable(Server, {
+  __call = function(_, store, registration)
+    if type(store) == "table" and registration == nil then
+      store, registration = store.store, store.registration
+    end
+    check_string(store, "store")
+    check_string(registration, "registration", true)
+    if not store:match("^[%w_]+:") then store = "sqlite:" .. store end
+    local h = core.Server.open(store)
+    local ok, err = pcall(h.set_registration, h, registration or "closed")
+    if not ok then
+      h:close()
+      error(err, 0)
+    end
+    return setmetatable({ _h = h }, Server)
+  end,
+})
+
+--- Close the store; later calls raise INVALID.
+function server_methods.close(self)
+  handle(self, Server, "Server"):close()
+end
+
+function server_methods.is_closed(self)
+  return handle(self, Server, "Server"):closed() ~= 0
+end
+
+--- Run SQL (DDL, several statements allowed) in one transaction.
+function server_methods.exec(self, sql)
+  handle(self, Server, "Server"):exec_sql(check_string(sql, "sql"))
+end
+
+--- Synchronize `table` (direct writes to it are versioned).
+function server_methods.track(self, table)
+  handle(self, Server, "Server"):track(check_string(table, "table"))
+end
+
+--- Track every table with a single-column primary key; returns the count.
+function server_methods.track_all(self)
+  return handle(self, Server, "Server"):track_all()
+end
+
+--- "open", "closed" or "token:SECRET".
+function server_methods.set_registration(self, policy)
+  handle(self, Server, "Server"):set_registration(
+    check_string(policy, "registration"))
+end
+
+--- Forget the operations of versions up to `version`.
+function server_methods.trim(self, version)
+  handle(self, Server, "Server"):trim(check_integer(version, "version"))
+end
+
+--- Answer one HTTP request of the dbsync API. `headers`: {{name, value},
+-- ...} and/or {name = value}; `body`: a string (or nil). Returns status,
+-- headers, body; headers is an array of {name, value} pairs (Content-Type
+-- first) that is also indexed by name (`headers["Content-Type"]`).
+-- Protocol errors are responses, not Lua errors.
+function server_methods.handle(self, method, path, headers, body)
+  local h = handle(self, Server, "Server")
+  check_string(method, "method")
+  check_string(path, "path")
+  if headers ~= nil and type(headers) ~= "table" then
+    raise("INVALID", "headers must be a table, not " .. type(headers))
+  end
+  if body ~= nil and type(body) ~= "string" then
+    raise("INVALID", "body must be a string, not " .. type(body))
+  end
+  local resp = h:handle(method, path, headers or {}, body)
+  local out = { { "Content-Type", resp:content_type() } }
+  out["Content-Type"] = resp:content_type()
+  for i = 0, resp:header_count() - 1 do
+    local name, value = resp:header_name(i), resp:header_value(i)
+    out[#out + 1] = { name, value }
+    out[name] = value
+  end
+  return resp:status(), out, resp:body_bytes()
+end
+
+return M
