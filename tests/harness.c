@@ -880,9 +880,9 @@ th_server *th_server_start(const char *name, const char *schema_sql,
 			servers[k] = s;
 			break;
 		}
-	/* Up to 10 s for the port file: the server writes it once it
-	 * listens. */
-	for (tries = 0; tries < 1000 && !s->port; tries++) {
+	/* Up to 30 s (a loaded CI machine) for the port file: the server
+	 * writes it once it listens. */
+	for (tries = 0; tries < 3000 && !s->port; tries++) {
 		char buf[16] = {0};
 		fd = open(port_file, O_RDONLY);
 		if (fd >= 0) {

@@ -488,10 +488,8 @@ TEST(https_with_the_ca_file_registers_and_syncs)
 	th_server *srv;
 	dbsync_client *a, *b;
 
-	if (!have_openssl()) {
-		th_note("skipped: no openssl command");
-		return;
-	}
+	ASSERT_MSG(have_openssl(),
+		   "the openssl command is needed (./dev setup installs it)");
 	srv = tls_server_start(&https);
 	a = tls_client(https, th_path("ca.pem"), "a");
 	b = tls_client(https, th_path("ca.pem"), "b");
@@ -521,10 +519,8 @@ TEST(https_without_the_ca_file_fails_with_tls)
 	th_server *srv;
 	dbsync_client *c;
 
-	if (!have_openssl()) {
-		th_note("skipped: no openssl command");
-		return;
-	}
+	ASSERT_MSG(have_openssl(),
+		   "the openssl command is needed (./dev setup installs it)");
 	srv = tls_server_start(&https);
 	c = tls_client(https, NULL, "c");
 	ASSERT_CODE(dbsync_client_register(c, NULL), DBSYNC_TLS);
@@ -547,10 +543,8 @@ TEST(https_with_an_untrusted_ca_fails_with_tls)
 	th_server *srv;
 	dbsync_client *c;
 
-	if (!have_openssl()) {
-		th_note("skipped: no openssl command");
-		return;
-	}
+	ASSERT_MSG(have_openssl(),
+		   "the openssl command is needed (./dev setup installs it)");
 	srv = tls_server_start(&https);
 	other = make_ca("other-ca");
 	c = tls_client(https, other, "c");
