@@ -92,6 +92,7 @@ void dbsync_client_free(dbsync_client *client)
 		free((char *)client->headers[k].value);
 	}
 	free(client->headers);
+	dbsync_oplist_free(client->conflicts);
 	free(client->server_url);
 	free(client->ca_file);
 	free(client->path);
@@ -439,6 +440,29 @@ int dbsync_client_repair(dbsync_client *client)
 	if ((rc = enter(client)))
 		return rc;
 	return leave(client, dbsync__client_do_repair(client));
+}
+
+int dbsync_client_conflicts(dbsync_oplist **out, dbsync_client *client)
+{
+	dbsync_oplist *fresh;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if ((rc = enter(client)))
+		return rc;
+	if (!out)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_INVALID,
+						       "output pointer is NULL"));
+	fresh = client->conflicts ? client->conflicts : dbsync__oplist_new();
+	if (!fresh)
+		return leave(client, dbsync__error_set(&client->err,
+						       DBSYNC_NOMEM,
+						       "out of memory"));
+	client->conflicts = NULL;
+	*out = fresh;
+	return 0;
 }
 
 int dbsync_client_set_auto_repair(dbsync_client *client, int on)

@@ -7,6 +7,7 @@
 #include "dbsync/client.h"
 #include "error.h"
 #include "http.h"
+#include "oplist.h"
 
 struct dbsync_client {
 	sqlite3 *db;
@@ -19,6 +20,7 @@ struct dbsync_client {
 	long connect_ms, request_ms;
 	int64_t page_ops; /* pull page size asked for; 0: server default */
 	int no_auto_repair; /* sync does not repair on REPAIR_REQUIRED */
+	dbsync_oplist *conflicts; /* met by pulls, until handed over */
 	dbsync__header *headers; /* extra headers; strings owned */
 	size_t nheaders;
 	dbsync_progress_fn progress;

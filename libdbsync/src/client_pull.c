@@ -17,6 +17,7 @@
 #include "client_tables.h"
 #include "message.h"
 #include "meta.h"
+#include "oplist.h"
 #include "oplog.h"
 #include "sqlutil.h"
 #include "value.h"
@@ -118,6 +119,24 @@ struct merge {
 	size_t nkept;
 };
 
+/* Add a conflict to the handle's report (dbsync_client_conflicts). */
+static int report(struct merge *m, const dbsync__ctable *t, char remote_op,
+		  const dbsync__value *pk, int kind, int resolution)
+{
+	dbsync_client *c = m->c;
+	int table;
+
+	if (!c->conflicts && !(c->conflicts = dbsync__oplist_new()))
+		return dbsync__error_set(&c->err, DBSYNC_NOMEM, "out of memory");
+	table = dbsync__oplist_table(c->conflicts, t->name);
+	if (table < 0 ||
+	    dbsync__oplist_add(c->conflicts, table, remote_op, 0, pk->type,
+			       pk->i, pk->f, pk->p, pk->len))
+		return dbsync__error_set(&c->err, DBSYNC_NOMEM, "out of memory");
+	dbsync__oplist_set_conflict(c->conflicts, kind, resolution);
+	return 0;
+}
+
 static int write_row(struct merge *m, dbsync__ctable *t, char op,
 		     const dbsync__value *pk, const dbsync__value *row)
 {
@@ -171,6 +190,10 @@ static int restore_parents(struct merge *m, const dbsync__ctable *t,
 						      m->parent_row, &m->c->err);
 			if (!rc)
 				rc = write_row(m, pt, 'i', v, m->parent_row);
+			if (!rc)
+				rc = report(m, pt, 'p', v,
+					    DBSYNC_CONFLICT_REVERSED_DEPENDENCY,
+					    DBSYNC_RESOLUTION_TAKE_REMOTE);
 			if (!rc)
 				rc = drop_local(m->c, pt->tid, v);
 			dbsync__keyset_forget(m->pending, pt->tid, v);
@@ -231,26 +254,47 @@ static int apply_op(struct merge *m, const dbsync__msg_op *op)
 		 * first part arrived in an earlier page. */
 		if (t->integer_pk && op->pk.type == DBSYNC_TYPE_INTEGER &&
 		    op->op != 'd') {
-			rc = dbsync__client_renumber(m->c, &m->tables, t,
-						     &op->pk, m->page, m->mark,
-						     m->pending);
+			rc = report(m, t, op->op, &op->pk,
+				    DBSYNC_CONFLICT_INSERT_INSERT,
+				    DBSYNC_RESOLUTION_KEEP_BOTH);
+			if (!rc)
+				rc = dbsync__client_renumber(m->c, &m->tables, t,
+							     &op->pk, m->page,
+							     m->mark,
+							     m->pending);
 			if (rc)
 				return rc;
 			break;
 		}
-		return 0;
+		/* A TEXT/BLOB key is one identity: a direct conflict. */
+		return report(m, t, op->op, &op->pk,
+			      op->op == 'd' ? DBSYNC_CONFLICT_DELETE_UPDATE
+					    : DBSYNC_CONFLICT_INSERT_INSERT,
+			      DBSYNC_RESOLUTION_KEEP_LOCAL);
 	case 'u':
-		return 0;
+		return report(m, t, op->op, &op->pk,
+			      op->op == 'd' ? DBSYNC_CONFLICT_DELETE_UPDATE
+					    : DBSYNC_CONFLICT_UPDATE_UPDATE,
+			      DBSYNC_RESOLUTION_KEEP_LOCAL);
 	case 'd':
-		rc = drop_local(m->c, t->tid, &op->pk);
+		rc = report(m, t, op->op, &op->pk,
+			    op->op == 'd' ? DBSYNC_CONFLICT_DELETE_DELETE
+					  : DBSYNC_CONFLICT_UPDATE_DELETE,
+			    DBSYNC_RESOLUTION_TAKE_REMOTE);
+		if (!rc)
+			rc = drop_local(m->c, t->tid, &op->pk);
 		dbsync__keyset_forget(m->pending, t->tid, &op->pk);
 		if (rc || op->op == 'd')
 			return rc;
 		break;
 	default:
 		if (op->op == 'd' &&
-		    dbsync__keyset_state(m->referenced, t->tid, &op->pk))
-			return keep_parent(m, t, &op->pk);
+		    dbsync__keyset_state(m->referenced, t->tid, &op->pk)) {
+			rc = report(m, t, 'd', &op->pk,
+				    DBSYNC_CONFLICT_DEPENDENCY,
+				    DBSYNC_RESOLUTION_KEEP_LOCAL);
+			return rc ? rc : keep_parent(m, t, &op->pk);
+		}
 		break;
 	}
 	if (op->op == 'd')
@@ -370,6 +414,8 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 	size_t k, width = 1;
 	int rc;
 
+	size_t reported = c->conflicts ? dbsync_oplist_count(c->conflicts) : 0;
+
 	memset(&m, 0, sizeof(m));
 	m.c = c;
 	m.page = p;
@@ -425,8 +471,12 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 	}
 	if (!rc)
 		rc = dbsync__sql_commit(c->db, &c->err);
-	if (rc)
+	if (rc) {
 		dbsync__sql_rollback(c->db);
+		/* Nothing of the page happened: neither did its conflicts. */
+		if (c->conflicts)
+			dbsync__oplist_truncate(c->conflicts, reported);
+	}
 	merge_free(&m);
 	return rc;
 }

@@ -9,6 +9,7 @@
 struct entry {
 	int table;
 	char command;
+	unsigned char kind, resolution; /* conflict reports only */
 	dbsync_type type;
 	int64_t seq;
 	int64_t i;
@@ -165,6 +166,34 @@ const void *dbsync_oplist_pk_bytes(const dbsync_oplist *list, size_t i,
 	if (size)
 		*size = e->len;
 	return list->bytes + e->off;
+}
+
+void dbsync__oplist_set_conflict(dbsync_oplist *list, int kind,
+				 int resolution)
+{
+	if (list->count) {
+		list->entries[list->count - 1].kind = (unsigned char)kind;
+		list->entries[list->count - 1].resolution =
+			(unsigned char)resolution;
+	}
+}
+
+void dbsync__oplist_truncate(dbsync_oplist *list, size_t n)
+{
+	if (n < list->count)
+		list->count = n; /* their key bytes stay, unreferenced */
+}
+
+int dbsync_oplist_conflict_kind(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e ? e->kind : 0;
+}
+
+int dbsync_oplist_resolution(const dbsync_oplist *list, size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e ? e->resolution : 0;
 }
 
 int64_t dbsync_oplist_seq(const dbsync_oplist *list, size_t i)

@@ -15,4 +15,11 @@ int dbsync__oplist_add(dbsync_oplist *list, int table, char command,
 		       int64_t seq, dbsync_type type, int64_t i, double f,
 		       const void *bytes, size_t len);
 
+/* Set the conflict kind and resolution of the last entry added. */
+void dbsync__oplist_set_conflict(dbsync_oplist *list, int kind,
+				 int resolution);
+
+/* Drop the entries from index `n` on (a failed page's reports). */
+void dbsync__oplist_truncate(dbsync_oplist *list, size_t n);
+
 #endif

@@ -181,6 +181,17 @@ DBSYNC_EXTERN(int) dbsync_client_repair(dbsync_client *client);
 DBSYNC_EXTERN(int) dbsync_client_set_auto_repair(dbsync_client *client,
 						 int on);
 
+/*
+ * METHOD. Hand over the conflicts the pulls of this handle met since the
+ * last call (a pull or sync may meet several; a failed page's are not
+ * kept): one entry per conflict with the table, the key, the remote
+ * command, dbsync_oplist_conflict_kind and dbsync_oplist_resolution.
+ * `*out` belongs to the caller (dbsync_oplist_free); the handle starts a
+ * new, empty report.
+ */
+DBSYNC_EXTERN(int) dbsync_client_conflicts(dbsync_oplist **out,
+					   dbsync_client *client);
+
 /* METHOD. push; on DBSYNC_PULL_REQUIRED pull and push again (at most
  * `max_rounds` rounds; 0 means 5); a pull answered REPAIR_REQUIRED
  * repairs first unless auto-repair is off. */

@@ -23,6 +23,28 @@ typedef enum {
 	DBSYNC_TYPE_NULL = 5
 } dbsync_type;
 
+/* What a pull met when a remote change found a pending local one on the
+ * same row (docs/conflicts.md). 0 in lists that are not conflict reports. */
+typedef enum {
+	DBSYNC_CONFLICT_UPDATE_UPDATE = 1, /* remote update, local update */
+	DBSYNC_CONFLICT_UPDATE_DELETE = 2, /* remote update, local delete */
+	DBSYNC_CONFLICT_DELETE_UPDATE = 3, /* remote delete, local update */
+	DBSYNC_CONFLICT_DELETE_DELETE = 4,
+	DBSYNC_CONFLICT_DEPENDENCY = 5,	   /* remote delete of a parent of
+					      local rows */
+	DBSYNC_CONFLICT_REVERSED_DEPENDENCY = 6, /* remote row, local delete
+						    of its parent */
+	DBSYNC_CONFLICT_INSERT_INSERT = 7,
+	DBSYNC_CONFLICT_UNIQUE = 8
+} dbsync_conflict_kind;
+
+/* How it was resolved. */
+typedef enum {
+	DBSYNC_RESOLUTION_KEEP_LOCAL = 1,  /* the local row stays, is pushed */
+	DBSYNC_RESOLUTION_TAKE_REMOTE = 2, /* the remote state won here */
+	DBSYNC_RESOLUTION_KEEP_BOTH = 3	   /* the local row moved to a new key */
+} dbsync_resolution;
+
 /* DESTRUCTOR. Accepts NULL. */
 DBSYNC_EXTERN(void) dbsync_oplist_free(dbsync_oplist *list);
 
@@ -57,6 +79,14 @@ DBSYNC_EXTERN(double) dbsync_oplist_pk_float(const dbsync_oplist *list,
  */
 DBSYNC_EXTERN(const void *) dbsync_oplist_pk_bytes(const dbsync_oplist *list,
 						   size_t i, size_t *size);
+
+/* In a conflict report (dbsync_client_conflicts): the kind of conflict and
+ * its resolution for entry `i` (whose command is the remote operation);
+ * 0 otherwise. */
+DBSYNC_EXTERN(int) dbsync_oplist_conflict_kind(const dbsync_oplist *list,
+					       size_t i);
+DBSYNC_EXTERN(int) dbsync_oplist_resolution(const dbsync_oplist *list,
+					    size_t i);
 
 /* The sequence number of operation `i` in the operations log (its push
  * position). */
