@@ -636,15 +636,20 @@ typedef struct {} DbsyncOplist;
 	~DbsyncOplist() { dbsync_oplist_free($self); }
 	size_t count() { return dbsync_oplist_count($self); }
 	const char *table(size_t i) { return dbsync_oplist_table($self, i); }
-	/* "i", "u" or "d" ("" out of range) */
+	/* "i", "u" or "d" ("p" for a restored parent in a conflict report;
+	 * "" out of range) */
 	const char *command(size_t i) {
 		switch (dbsync_oplist_command($self, i)) {
 		case 'i': return "i";
 		case 'u': return "u";
 		case 'd': return "d";
+		case 'p': return "p";
 		default: return "";
 		}
 	}
+	/* Conflict reports: dbsync_conflict_kind and dbsync_resolution. */
+	int conflict_kind(size_t i) { return dbsync_oplist_conflict_kind($self, i); }
+	int resolution(size_t i) { return dbsync_oplist_resolution($self, i); }
 	int pk_type(size_t i) { return (int)dbsync_oplist_pk_type($self, i); }
 	int64_t pk_int(size_t i) { return dbsync_oplist_pk_int($self, i); }
 	double pk_float(size_t i) { return dbsync_oplist_pk_float($self, i); }
@@ -813,6 +818,13 @@ typedef struct {} DbsyncClient;
 		DBS_ALLOW
 		r = dbsync_client_pending(out, $self->c);
 		DBS_END_ALLOW
+		DBS_LEAVE($self);
+		return r;
+	}
+	dbsync_status conflicts(DbsyncOplist **out) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_conflicts(out, $self->c);
 		DBS_LEAVE($self);
 		return r;
 	}

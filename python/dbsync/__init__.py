@@ -12,7 +12,7 @@ callback (progress, server hooks) comes out of the call unchanged.
 """
 
 from . import _core
-from ._api import Client, Server
+from ._api import Client, Conflict, Server
 from ._errors import *  # noqa: F401,F403 - the exception classes
 from ._errors import Error, error_class, _make
 from ._errors import __all__ as _error_names
@@ -38,5 +38,5 @@ def strerror(code: int) -> str:
     return _core.dbsync_strerror(code)
 
 
-__all__ = ["Client", "Server", "error_class", "library_version",
+__all__ = ["Client", "Conflict", "Server", "error_class", "library_version",
            "sqlite_version", "strerror", "__version__"] + list(_error_names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import (Any, Callable, Iterable, List, Mapping, Optional,
                     Sequence, Tuple, Union)
 
@@ -12,6 +13,24 @@ from ._errors import InvalidError
 PrimaryKey = Union[int, float, str, bytes]
 Operation = Tuple[str, PrimaryKey, str]
 Headers = List[Tuple[str, str]]
+
+_CONFLICT_KINDS = {1: "update/update", 2: "update/delete",
+                   3: "delete/update", 4: "delete/delete", 5: "dependency",
+                   6: "reversed dependency", 7: "insert/insert",
+                   8: "unique"}
+_RESOLUTIONS = {1: "keep-local", 2: "take-remote", 3: "keep-both"}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One conflict a pull met (docs/conflicts.md): its kind, the row, the
+    remote operation ("i", "u", "d", or "p" for a restored parent) and how
+    it was resolved ("keep-local", "take-remote", "keep-both")."""
+    kind: str
+    table: str
+    pk: "PrimaryKey"
+    op: str
+    resolution: str
 ProgressFn = Callable[[int, int, int, int], Optional[bool]]
 PushHook = Callable[[int, int, int], Union[None, bool, str]]
 
@@ -118,6 +137,15 @@ class Client:
         """The operations not yet acknowledged by the server, at most one
         per row, in push order: ``[(table, pk, "i"|"u"|"d"), ...]``."""
         return self._h.pending().to_list()
+
+    def conflicts(self) -> List[Conflict]:
+        """The conflicts this client's pulls met since the last call (each
+        is reported once)."""
+        ops = self._h.conflicts()
+        return [Conflict(_CONFLICT_KINDS.get(ops.conflict_kind(i), "?"),
+                         ops.table(i), ops.pk(i), ops.command(i),
+                         _RESOLUTIONS.get(ops.resolution(i), "?"))
+                for i in range(ops.count())]
 
     def compact(self) -> None:
         """Rewrite the pending log in its compressed form."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -346,3 +347,28 @@ def test_compact_and_untrack(make_client):
     assert a.client.pending() == [("city", k, "i")]
     a.client.track("note", direction="pull")
     assert a.client.tracked("note") == "pull"
+
+
+def test_conflicts_are_reported(any_server, make_client):
+    a = make_client(any_server.url, "a")
+    b = make_client(any_server.url, "b")
+    a.client.register()
+    b.client.register()
+    k = a.insert("Oslo")
+    a.client.sync()
+    b.client.sync()
+    assert b.client.conflicts() == []
+
+    # Both rename the same city offline; a first.
+    for db, name in ((a, "Oslo A"), (b, "Oslo B")):
+        con = sqlite3.connect(db.path)
+        with con:
+            con.execute("UPDATE city SET name = ? WHERE id = ?", (name, k))
+        con.close()
+    a.client.sync()
+    b.client.sync()
+    (c,) = b.client.conflicts()
+    assert c == dbsync.Conflict("update/update", "city", k, "u", "keep-local")
+    assert b.client.conflicts() == []  # handed over once
+    a.client.sync()
+    assert a.rows() == b.rows() == [(k, "Oslo B")]
