@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define TABLE "item"
 #define TABLE_SQL                                                          \
 	"CREATE TABLE IF NOT EXISTS " TABLE " (id INTEGER PRIMARY KEY,"    \
@@ -109,98 +111,9 @@ static pid_t server_pid; /* a running dbsyncd, stopped at exit */
 
 /* ---- small helpers ---- */
 
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("sync_bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void check_sqlite(sqlite3 *db, int rc, const char *what)
-{
-	if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-		die("%s: %s (SQLite code %d)", what, sqlite3_errmsg(db), rc);
-}
-
-static void check_dbsync(dbsync_client *client, int rc, const char *what)
-{
-	if (rc < 0)
-		die("%s: %s: %s", what, dbsync_error_name(rc),
-		    client ? dbsync_client_error_message(client)
-			   : dbsync_last_error_message());
-}
-
-static void exec_sql(sqlite3 *db, const char *sql)
-{
-	check_sqlite(db, sqlite3_exec(db, sql, NULL, NULL, NULL), sql);
-}
-
-static long long query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *stmt = NULL;
-	long long value = 0;
-	int rc;
-
-	check_sqlite(db, sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), sql);
-	rc = sqlite3_step(stmt);
-	check_sqlite(db, rc, sql);
-	if (rc == SQLITE_ROW)
-		value = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return value;
-}
-
-static double clock_seconds(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_seconds(void)
-{
-	return clock_seconds(CLOCK_MONOTONIC);
-}
-
 static double cpu_seconds(void)
 {
 	return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-/* splitmix64, as capture_bench. */
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-static void fill_text(char *out, size_t len, uint64_t *state)
-{
-	static const char letters[] = "abcdefghijklmnopqrstuvwxyz";
-	size_t word = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		*state = mix(*state);
-		if (word >= 3 && i + 1 < len && (*state >> 40) % 7 == 0) {
-			out[i] = ' ';
-			word = 0;
-			continue;
-		}
-		out[i] = letters[(*state >> 16) % 26];
-		if (word == 0)
-			out[i] = (char)(out[i] - 'a' + 'A');
-		word++;
-	}
-	out[len] = '\0';
 }
 
 static void fill_pools(void)
@@ -211,40 +124,6 @@ static void fill_pools(void)
 		fill_text(name_pool[i], NAME_LEN, &state);
 		fill_text(note_pool[i], NOTE_LEN, &state);
 	}
-}
-
-/* "1234567" -> "1,234,567" into buf (at least 32 bytes). */
-static const char *group(long long n, char *buf)
-{
-	char digits[32];
-	int len = snprintf(digits, sizeof digits, "%lld", n < 0 ? -n : n);
-	size_t o = 0;
-
-	if (n < 0)
-		buf[o++] = '-';
-	for (int i = 0; i < len; i++) {
-		if (i > 0 && (len - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *values, int n)
-{
-	double sorted[1000];
-
-	memcpy(sorted, values, (size_t)n * sizeof *sorted);
-	qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
-	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
 static double mb(long long kb)
@@ -912,6 +791,7 @@ static long long parse_count(const char *flag, const char *arg, long long min)
 
 int main(int argc, char **argv)
 {
+	bench_name = "sync_bench";
 	static char default_dbsyncd[PATH_MAX];
 	struct options o = {.rows = 100000, .rounds = 3, .timeout_s = 3600};
 	struct round_result *res;
