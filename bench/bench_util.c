@@ -134,3 +134,40 @@ double median(const double *values, int n)
 	free(sorted);
 	return m;
 }
+
+char name_pool[POOL_SIZE][NAME_LEN + 1];
+char note_pool[POOL_SIZE][NOTE_LEN + 1];
+
+void fill_pools(void)
+{
+	uint64_t state = 20240611;
+
+	for (size_t i = 0; i < POOL_SIZE; i++) {
+		fill_text(name_pool[i], NAME_LEN, &state);
+		fill_text(note_pool[i], NOTE_LEN, &state);
+	}
+}
+
+void insert_rows(sqlite3 *db, sqlite3_stmt *stmt, long long count)
+{
+	long long changed = 0;
+
+	for (long long id = 1; id <= count; id++) {
+		uint64_t h = mix((uint64_t)id);
+
+		sqlite3_bind_int64(stmt, 1, id);
+		sqlite3_bind_text(stmt, 2, name_pool[h & (POOL_SIZE - 1)],
+				  NAME_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)((h >> 12) % 10000));
+		sqlite3_bind_double(stmt, 4,
+				    (double)((h >> 28) % 100000) / 100.0);
+		sqlite3_bind_text(stmt, 5,
+				  note_pool[(h >> 44) & (POOL_SIZE - 1)],
+				  NOTE_LEN, SQLITE_STATIC);
+		check_sqlite(db, sqlite3_step(stmt), "insert");
+		sqlite3_reset(stmt);
+		changed += sqlite3_changes(db);
+	}
+	if (changed != count)
+		die("insert changed %lld rows, expected %lld", changed, count);
+}

@@ -33,4 +33,17 @@ void fill_text(char *out, size_t len, uint64_t *state);
 const char *group(long long n, char *buf);
 double median(const double *values, int n);
 
+/* Row values of both benchmarks: 25 and 45 bytes of ASCII words drawn from
+ * pools by a hash of the key. */
+#define NAME_LEN 25
+#define NOTE_LEN 45
+#define POOL_SIZE 4096 /* power of two */
+extern char name_pool[POOL_SIZE][NAME_LEN + 1];
+extern char note_pool[POOL_SIZE][NOTE_LEN + 1];
+void fill_pools(void);
+
+/* Insert rows 1..count of (id, name, qty, price, note) with `stmt`, each
+ * statement checked to change one row. */
+void insert_rows(sqlite3 *db, sqlite3_stmt *stmt, long long count);
+
 #endif

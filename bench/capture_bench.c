@@ -50,9 +50,6 @@
 /* Realistic row values: the two text columns hold 25 and 45 bytes of ASCII,
  * drawn from pools of pseudo-random strings by a hash of the key, so
  * building a row costs next to nothing inside the timed loops. */
-#define NAME_LEN 25
-#define NOTE_LEN 45
-#define POOL_SIZE 4096 /* power of two */
 
 enum phase { PHASE_INSERT, PHASE_UPDATE, PHASE_DELETE, PHASE_COUNT };
 
@@ -114,8 +111,6 @@ struct round_result {
 	int tracked_first[PHASE_COUNT];
 };
 
-static char name_pool[POOL_SIZE][NAME_LEN + 1];
-static char note_pool[POOL_SIZE][NOTE_LEN + 1];
 static char db_path[4096];
 static char made_dir[4096]; /* the directory this run created, if any */
 /* The table the active triggers log into. */
@@ -129,16 +124,6 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
 
 	check_sqlite(db, sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), sql);
 	return stmt;
-}
-
-static void fill_pools(void)
-{
-	uint64_t state = 20240611;
-
-	for (size_t i = 0; i < POOL_SIZE; i++) {
-		fill_text(name_pool[i], NAME_LEN, &state);
-		fill_text(note_pool[i], NOTE_LEN, &state);
-	}
 }
 
 /* ---- the database ---- */
@@ -261,31 +246,6 @@ static void simulate_push(sqlite3 *db)
 		return;
 	snprintf(sql, sizeof sql, "DELETE FROM %s", capture_log);
 	exec_sql(db, sql);
-}
-
-/* Rows 1..count, each statement checked to change one row. */
-static void insert_rows(sqlite3 *db, sqlite3_stmt *stmt, long long count)
-{
-	long long changed = 0;
-
-	for (long long id = 1; id <= count; id++) {
-		uint64_t h = mix((uint64_t)id);
-
-		sqlite3_bind_int64(stmt, 1, id);
-		sqlite3_bind_text(stmt, 2, name_pool[h & (POOL_SIZE - 1)],
-				  NAME_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)((h >> 12) % 10000));
-		sqlite3_bind_double(stmt, 4,
-				    (double)((h >> 28) % 100000) / 100.0);
-		sqlite3_bind_text(stmt, 5,
-				  note_pool[(h >> 44) & (POOL_SIZE - 1)],
-				  NOTE_LEN, SQLITE_STATIC);
-		check_sqlite(db, sqlite3_step(stmt), "insert");
-		sqlite3_reset(stmt);
-		changed += sqlite3_changes(db);
-	}
-	if (changed != count)
-		die("insert changed %lld rows, expected %lld", changed, count);
 }
 
 /* Set qty of rows 1..count to `bump`, which (>= 10000) never equals an

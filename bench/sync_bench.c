@@ -63,9 +63,6 @@
 
 /* Row values as in capture_bench: 25 and 45 bytes of ASCII words drawn
  * from pools by a hash of the key. */
-#define NAME_LEN 25
-#define NOTE_LEN 45
-#define POOL_SIZE 4096 /* power of two */
 
 struct options {
 	long long rows;
@@ -102,8 +99,6 @@ struct round_result {
 	long long push_server_start, pull_server_start; /* kB, after start */
 };
 
-static char name_pool[POOL_SIZE][NAME_LEN + 1];
-static char note_pool[POOL_SIZE][NOTE_LEN + 1];
 static char made_dir[PATH_MAX]; /* the directory this run created, if any */
 static const char *work_dir;
 static int keep_files;
@@ -114,16 +109,6 @@ static pid_t server_pid; /* a running dbsyncd, stopped at exit */
 static double cpu_seconds(void)
 {
 	return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-static void fill_pools(void)
-{
-	uint64_t state = 20240611;
-
-	for (size_t i = 0; i < POOL_SIZE; i++) {
-		fill_text(name_pool[i], NAME_LEN, &state);
-		fill_text(note_pool[i], NOTE_LEN, &state);
-	}
 }
 
 static double mb(long long kb)
@@ -218,30 +203,6 @@ static double pid_cpu_seconds(pid_t pid)
 }
 
 /* ---- the rows ---- */
-
-static void insert_rows(sqlite3 *db, sqlite3_stmt *stmt, long long count)
-{
-	long long changed = 0;
-
-	for (long long id = 1; id <= count; id++) {
-		uint64_t h = mix((uint64_t)id);
-
-		sqlite3_bind_int64(stmt, 1, id);
-		sqlite3_bind_text(stmt, 2, name_pool[h & (POOL_SIZE - 1)],
-				  NAME_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)((h >> 12) % 10000));
-		sqlite3_bind_double(stmt, 4,
-				    (double)((h >> 28) % 100000) / 100.0);
-		sqlite3_bind_text(stmt, 5,
-				  note_pool[(h >> 44) & (POOL_SIZE - 1)],
-				  NOTE_LEN, SQLITE_STATIC);
-		check_sqlite(db, sqlite3_step(stmt), "insert");
-		sqlite3_reset(stmt);
-		changed += sqlite3_changes(db);
-	}
-	if (changed != count)
-		die("insert changed %lld rows, expected %lld", changed, count);
-}
 
 static sqlite3 *open_db(const char *name)
 {

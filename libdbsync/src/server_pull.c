@@ -27,12 +27,6 @@ struct page {
 	dbsync__error *err;
 };
 
-static size_t value_bytes(const dbsync__value *v)
-{
-	/* JSON grows text a little and base64 grows blobs by a third. */
-	return 12 + (v->type == DBSYNC_TYPE_BLOB ? v->len * 4 / 3 : v->len);
-}
-
 static size_t table_index(const struct page *pg, int64_t tid)
 {
 	size_t k;
@@ -80,14 +74,14 @@ static int add_change(void *payload, const dbsync__store_change *c)
 	op->table = t;
 	op->op = kind;
 	rc = dbsync__value_copy(&op->pk, &c->pk);
-	bytes = 40 + value_bytes(&c->pk);
+	bytes = 40 + dbsync__value_json_size(&c->pk);
 	if (!rc && kind != 'd') {
 		op->row = calloc(pg->tables[t].ncolumns, sizeof(*op->row));
 		rc = op->row ? 0 : DBSYNC_NOMEM;
 		for (k = 0; !rc && k < pg->tables[t].ncolumns; k++) {
 			rc = dbsync__value_copy(&op->row[k], &row[k]);
 			op->nrow = k + 1;
-			bytes += value_bytes(&row[k]);
+			bytes += dbsync__value_json_size(&row[k]);
 		}
 	}
 	r->nops++; /* counted even half-built, so clear() frees it */

@@ -25,11 +25,6 @@ struct copy {
 	int64_t last_position;
 };
 
-static size_t value_bytes(const dbsync__value *v)
-{
-	return 12 + (v->type == DBSYNC_TYPE_BLOB ? v->len * 4 / 3 : v->len);
-}
-
 static int add_row(void *payload, int64_t position, const dbsync__value *row)
 {
 	struct copy *cp = payload;
@@ -58,7 +53,7 @@ static int add_row(void *payload, int64_t position, const dbsync__value *row)
 	for (k = 0; k < cp->ncolumns && !rc; k++) {
 		rc = dbsync__value_copy(&op->row[k], &row[k]);
 		op->nrow = k + 1;
-		cp->bytes += value_bytes(&row[k]);
+		cp->bytes += dbsync__value_json_size(&row[k]);
 	}
 	if (!rc)
 		rc = dbsync__value_copy(&op->pk, &row[cp->pk_index]);

@@ -50,3 +50,8 @@ void dbsync__value_clear(dbsync__value *v)
 		free((void *)v->p);
 	memset(v, 0, sizeof(*v));
 }
+
+size_t dbsync__value_json_size(const dbsync__value *v)
+{
+	return 12 + (v->type == DBSYNC_TYPE_BLOB ? v->len * 4 / 3 : v->len);
+}

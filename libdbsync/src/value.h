@@ -27,6 +27,10 @@ int dbsync__value_copy(dbsync__value *to, const dbsync__value *from);
 /* Free what dbsync__value_copy allocated; zero the value. */
 void dbsync__value_clear(dbsync__value *v);
 
+/* About how many bytes the value takes in a JSON message (text as is,
+ * blobs grown by base64), for bounding pages. */
+size_t dbsync__value_json_size(const dbsync__value *v);
+
 /* 1 if both values are the same SQLite value (type and bytes). */
 int dbsync__value_equal(const dbsync__value *a, const dbsync__value *b);
 
