@@ -1,0 +1,16 @@
+/* client_merge.h - merging a pulled page with the pending local work. */
+#ifndef DBSYNC_CLIENT_MERGE_H
+#define DBSYNC_CLIENT_MERGE_H
+
+#include "client.h"
+#include "message.h"
+
+/*
+ * Apply the page's operations, resolving the conflicts they meet with
+ * pending local operations (docs/conflicts.md) and adding them to the
+ * handle's report. Call inside the page's write transaction, with foreign
+ * keys deferred; on failure the caller rolls the transaction back.
+ */
+int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *page);
+
+#endif
