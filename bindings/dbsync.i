@@ -45,6 +45,9 @@ typedef struct DbsyncServer {
 	PyObject *before_push;
 	PyObject *after_push;
 #endif
+#ifdef SWIGLUA
+	int hooks_running; /* Lua hooks on the C stack: see dbs_lua_hook */
+#endif
 } DbsyncServer;
 
 /* An error raised by the binding itself (closed handle, handle in use):
@@ -647,7 +650,7 @@ typedef struct {} DbsyncOplist;
 		default: return "";
 		}
 	}
-	/* Conflict reports: dbsync_conflict_kind and dbsync_resolution. */
+	/* Conflict reports: dbsync_kind_of_conflict and dbsync_resolution. */
 	int conflict_kind(size_t i) { return dbsync_oplist_conflict_kind($self, i); }
 	int resolution(size_t i) { return dbsync_oplist_resolution($self, i); }
 	int pk_type(size_t i) { return (int)dbsync_oplist_pk_type($self, i); }
@@ -1021,6 +1024,180 @@ typedef struct {} DbsyncClient;
 	}
 }
 
+#ifdef SWIGLUA
+%{
+/* ---- Lua: server hooks ------------------------------------------------
+ *
+ * The hook functions live in a table {register=, before=, after=} in the
+ * server userdata's user value, as the progress function does in the
+ * client's: a hook that refers to its own server does not keep it from
+ * being collected (a registry reference would), and collecting or closing
+ * the server drops them.
+ *
+ * libdbsync calls hooks only from inside dbsync_server_handle, on the
+ * calling thread, so they run inside the `handle` wrapper, whose argument 1
+ * is the server userdata. Each hook runs under lua_pcall: a Lua error never
+ * unwinds through libdbsync's frames. It is kept like a callback error (the
+ * hook answers DBSYNC_CALLBACK, so a before-push veto rolls the push back,
+ * a registration is refused) and `handle` raises it unchanged once the C
+ * call has returned, as Python's binding does. A hook that cannot be run
+ * (no Lua state on this thread, another server's call on the stack, an
+ * error already kept) fails closed: a veto, a refusal. */
+#define DBS_LUA_HOOK_RAISED "push hook raised an error"
+
+/* The hook `name` of `w` pushed on the running wrapper's stack, and that
+ * state; NULL (nothing pushed) when it cannot be run. */
+static lua_State *dbs_lua_hook(DbsyncServer *w, const char *name)
+{
+	lua_State *L = dbs_L;
+	swig_lua_userdata *u;
+
+	if (!L || !lua_checkstack(L, 8) || dbs_lua_pending(L))
+		return NULL;
+	u = lua_touserdata(L, 1);
+	if (!u || lua_rawlen(L, 1) < sizeof *u || u->ptr != w)
+		return NULL;
+	if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	if (lua_getfield(L, -1, name) == LUA_TNIL) {
+		lua_pop(L, 2);
+		return NULL;
+	}
+	lua_remove(L, -2);
+	return L;
+}
+
+/* Call the hook pushed below its `nargs` arguments, leaving one result.
+ * Non-zero (nothing left) if it raised: the error is kept for `handle`.
+ * While it runs the server refuses calls (BUSY): a nested request would
+ * wait on the store transaction its own push holds. */
+static int dbs_lua_call_hook(DbsyncServer *w, lua_State *L, int nargs,
+			     const char *what)
+{
+	int st;
+
+	w->hooks_running++;
+	st = lua_pcall(L, nargs, 1, 0);
+	w->hooks_running--;
+	if (st != LUA_OK) {
+		dbs_lua_store_error(L, what);
+		return 1;
+	}
+	return 0;
+}
+
+static void dbs_lua_reason(char *reason, size_t size, const char *text)
+{
+	if (reason && size)
+		snprintf(reason, size, "%s", text);
+}
+
+/* before(node_id, version, operations): nil/true (anything but false or a
+ * string) lets the push through; false or a string (the reason) vetoes. */
+static int dbs_lua_before_cb(int64_t node_id, int64_t version,
+			     size_t operations, char *reason,
+			     size_t reason_size, void *payload)
+{
+	lua_State *L = dbs_lua_hook(payload, "before");
+	int rc = 0;
+
+	if (!L) {
+		dbs_lua_reason(reason, reason_size, "push hook could not run");
+		return DBSYNC_CALLBACK;
+	}
+	lua_pushinteger(L, (lua_Integer)node_id);
+	lua_pushinteger(L, (lua_Integer)version);
+	lua_pushinteger(L, (lua_Integer)operations);
+	if (dbs_lua_call_hook(payload, L, 3, "push hook raised nil")) {
+		dbs_lua_reason(reason, reason_size, DBS_LUA_HOOK_RAISED);
+		return DBSYNC_CALLBACK;
+	}
+	if (lua_type(L, -1) == LUA_TSTRING) {
+		rc = DBSYNC_PUSH_REJECTED;
+		dbs_lua_reason(reason, reason_size, lua_tostring(L, -1));
+	} else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+		rc = DBSYNC_PUSH_REJECTED;
+		dbs_lua_reason(reason, reason_size, "rejected by the server");
+	}
+	lua_pop(L, 1);
+	return rc;
+}
+
+/* after(node_id, version, operations) once the push is committed; its
+ * result is ignored (as libdbsync ignores ours). */
+static int dbs_lua_after_cb(int64_t node_id, int64_t version,
+			    size_t operations, char *reason,
+			    size_t reason_size, void *payload)
+{
+	lua_State *L = dbs_lua_hook(payload, "after");
+
+	if (!L)
+		return 0;
+	lua_pushinteger(L, (lua_Integer)node_id);
+	lua_pushinteger(L, (lua_Integer)version);
+	lua_pushinteger(L, (lua_Integer)operations);
+	if (!dbs_lua_call_hook(payload, L, 3, "push hook raised nil"))
+		lua_pop(L, 1);
+	return 0;
+}
+
+/* register(token): a true value accepts, nil/false refuses (403). */
+static int dbs_lua_register_cb(const char *token, void *payload)
+{
+	lua_State *L = dbs_lua_hook(payload, "register");
+	int ok;
+
+	if (!L)
+		return DBSYNC_REGISTRATION_REFUSED;
+	if (token)
+		lua_pushstring(L, token);
+	else
+		lua_pushnil(L);
+	if (dbs_lua_call_hook(payload, L, 1,
+			      "registration callback raised nil"))
+		return DBSYNC_CALLBACK;
+	ok = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return ok ? 0 : DBSYNC_REGISTRATION_REFUSED;
+}
+
+/* Set (or with nil clear) field `name` of the hooks table in the user value
+ * of the server userdata at index 1 to the value at `fn`. */
+static int dbs_lua_set_hook(lua_State *L, const char *name, int fn)
+{
+	if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		if (lua_isnoneornil(L, fn))
+			return 0;
+		lua_createtable(L, 0, 3);
+		lua_pushvalue(L, -1);
+		if (!lua_setiuservalue(L, 1, 1)) {
+			lua_pop(L, 2);
+			return dbs_error(DBSYNC_ERROR,
+					 "server userdata has no user value");
+		}
+	}
+	if (lua_isnoneornil(L, fn))
+		lua_pushnil(L);
+	else
+		lua_pushvalue(L, fn);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 1);
+	return 0;
+}
+
+/* Refuse a call on a server from inside its own hook. */
+#define DBS_LUA_NOT_IN_HOOK(w)                                               \
+	do {                                                                 \
+		if ((w)->hooks_running)                                      \
+			return dbs_error(DBSYNC_BUSY,                        \
+					 "server is in use by its own hook"); \
+	} while (0)
+%}
+#endif
+
 /* ---- Server ---------------------------------------------------------- */
 %rename(Server) DbsyncServer;
 %nodefaultctor DbsyncServer;
@@ -1220,9 +1397,59 @@ typedef struct {} DbsyncServer;
 	}
 #endif
 #ifdef SWIGLUA
+	/* fn(token) -> a true value accepts, nil/false refuses; nil removes
+	 * it. Kept in the userdata's user value (argument 1). */
+	dbsync_status on_register(lua_State *L, dbs_lua_index fn) {
+		int r, none = lua_isnoneornil(L, fn);
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		DBS_LUA_NOT_IN_HOOK($self);
+		if (!none && !dbs_lua_callable(L, fn))
+			return dbs_error(DBSYNC_INVALID,
+					 "registration callback is not "
+					 "callable");
+		r = dbs_lua_set_hook(L, "register", fn);
+		if (r == 0)
+			r = dbsync_server_on_register($self->s,
+				none ? NULL : dbs_lua_register_cb,
+				none ? NULL : $self);
+		return r;
+	}
+	/* before(node_id, version, operations) -> nil/true accepts, false or
+	 * a string (the reason) vetoes; after(node_id, version, operations).
+	 * Either may be nil. Kept in the userdata's user value. */
+	dbsync_status on_push(lua_State *L, dbs_lua_index before,
+			      dbs_lua_index after) {
+		int r, nb = lua_isnoneornil(L, before),
+		       na = lua_isnoneornil(L, after);
+		if (!$self->s)
+			return DBS_CLOSED("server");
+		DBS_LUA_NOT_IN_HOOK($self);
+		if ((!nb && !dbs_lua_callable(L, before)) ||
+		    (!na && !dbs_lua_callable(L, after)))
+			return dbs_error(DBSYNC_INVALID,
+					 "push hook is not callable");
+		r = dbs_lua_set_hook(L, "before", before);
+		if (r == 0)
+			r = dbs_lua_set_hook(L, "after", after);
+		if (r == 0)
+			r = dbsync_server_on_push($self->s,
+				nb ? NULL : dbs_lua_before_cb,
+				na ? NULL : dbs_lua_after_cb,
+				(nb && na) ? NULL : $self);
+		return r;
+	}
+	/* Whether one of its hooks is running (its calls then raise BUSY). */
+	int in_hook() { return $self->hooks_running > 0; }
+	/* Forget the hook functions (after close: the C server is gone). */
+	void drop_hooks(lua_State *L) {
+		lua_pushnil(L);
+		lua_setiuservalue(L, 1, 1);
+	}
 	/* headers: {{name, value}, ...} and/or {name = value}; body: a
 	 * string (nil for none). The strings stay alive: the tables are
-	 * arguments of the call. */
+	 * arguments of the call. A hook's error comes out unchanged: the
+	 * response to the request it was answering is dropped. */
 	dbsync_status handle(DbsyncResponse **out, lua_State *L,
 			     const char *method, const char *path,
 			     dbs_lua_index headers, dbs_lua_index body) {
@@ -1234,6 +1461,7 @@ typedef struct {} DbsyncServer;
 		*out = NULL;
 		if (!$self->s)
 			return DBS_CLOSED("server");
+		DBS_LUA_NOT_IN_HOOK($self);
 		if (lua_type(L, body) == LUA_TSTRING)
 			data = lua_tolstring(L, body, &len);
 		else if (!lua_isnoneornil(L, body))
@@ -1291,6 +1519,10 @@ typedef struct {} DbsyncServer;
 		r = dbsync_server_handle(out, $self->s, method, path, names,
 					 values, n, data, len);
 		$self->busy--;
+		if (dbs_lua_pending(L) && *out) {
+			dbsync_response_free(*out);
+			*out = NULL;
+		}
 	done:
 		free(names);
 		free(values);

@@ -12,8 +12,8 @@
 --   local ok, err = pcall(c.push, c)
 --   if not ok and err.name == "PULL_REQUIRED" then c:pull() end
 --
--- An error raised inside a callback (progress) comes out of the call that
--- ran it unchanged.
+-- An error raised inside a callback (progress, server hooks) comes out of
+-- the call that ran it unchanged.
 
 local core = require("dbsync_core")
 
@@ -67,6 +67,19 @@ local function check_integer(value, what)
   if math.type(value) ~= "integer" then
     raise("INVALID", string.format("%s must be an integer, not %s", what,
                                    math.type(value) or type(value)))
+  end
+  return value
+end
+
+-- A function, or a value whose metatable has __call (nil if `optional`).
+local function check_callable(value, what, optional)
+  if value == nil and optional then return nil end
+  if type(value) ~= "function" then
+    local mt = getmetatable(value)
+    if type(mt) ~= "table" or mt.__call == nil then
+      raise("INVALID", string.format("%s must be a function, not %s", what,
+                                     type(value)))
+    end
   end
   return value
 end
@@ -313,7 +326,6 @@ M.Server = Server
 local server_methods = {}
 Server.__index = server_methods
 Server.__name = "dbsync.Server"
-Server.__close = function(self) self._h:close() end
 Server.__tostring = function(self)
   return self._h:closed() ~= 0 and "dbsync.Server (closed)" or "dbsync.Server"
 end
@@ -336,10 +348,25 @@ setmetatable(Server, {
   end,
 })
 
---- Close the store; later calls raise INVALID.
-function server_methods.close(self)
-  handle(self, Server, "Server"):close()
+-- The handle of a Server object, refusing calls from inside one of its own
+-- hooks (BUSY): such a call would wait on the transaction of the push that
+-- is running the hook.
+local function server_handle(self)
+  local h = handle(self, Server, "Server")
+  if h:in_hook() ~= 0 then
+    raise("BUSY", "server is in use by its own hook")
+  end
+  return h
 end
+
+--- Close the store; later calls raise INVALID. Closing twice is harmless;
+-- the hooks are dropped.
+function server_methods.close(self)
+  local h = server_handle(self)
+  h:close()
+  h:drop_hooks()
+end
+Server.__close = server_methods.close
 
 function server_methods.is_closed(self)
   return handle(self, Server, "Server"):closed() ~= 0
@@ -347,37 +374,71 @@ end
 
 --- Run SQL (DDL, several statements allowed) in one transaction.
 function server_methods.exec(self, sql)
-  handle(self, Server, "Server"):exec_sql(check_string(sql, "sql"))
+  server_handle(self):exec_sql(check_string(sql, "sql"))
 end
 
 --- Synchronize `table` (direct writes to it are versioned).
 function server_methods.track(self, table)
-  handle(self, Server, "Server"):track(check_string(table, "table"))
+  server_handle(self):track(check_string(table, "table"))
 end
 
 --- Track every table with a single-column primary key; returns the count.
 function server_methods.track_all(self)
-  return handle(self, Server, "Server"):track_all()
+  return server_handle(self):track_all()
 end
 
 --- "open", "closed" or "token:SECRET".
 function server_methods.set_registration(self, policy)
-  handle(self, Server, "Server"):set_registration(
+  server_handle(self):set_registration(
     check_string(policy, "registration"))
+end
+
+--- Registration policy: `fn(token)` is asked about each node the policy
+-- ("open", "token:SECRET") admits, with the token the node sent (nil if
+-- none); a true value accepts it, nil or false refuses it (the node gets
+-- REGISTRATION_REFUSED). nil removes it.
+--
+-- An error raised by a hook (here or in on_push) comes out of the
+-- handle() call that ran it, unchanged; that request gets no response
+-- (a host answers 500), and a registration is refused.
+function server_methods.on_register(self, fn)
+  server_handle(self):on_register(
+    check_callable(fn, "registration callback", true))
+end
+
+--- Push hooks, each called `hook(node_id, version, operations)`:
+-- `before` inside the push's transaction, after the base check and before
+-- any row is written (version: the server's latest, which the push is
+-- based on): nil or true lets the push through, false or a string (the
+-- reason) vetoes it and the node gets PUSH_REJECTED with that reason as
+-- its message. `after` once the push is committed (version: the new one;
+-- its result is ignored). Either may be nil, which removes it; also
+-- `s:on_push{before = fn, after = fn}`. An error raised by `before` rolls
+-- the push back; one raised by `after` comes after the commit. Either
+-- comes out of handle() unchanged.
+function server_methods.on_push(self, before, after)
+  local h = server_handle(self)
+  if type(before) == "table" and after == nil
+     and getmetatable(before) == nil then
+    before, after = before.before, before.after
+  end
+  h:on_push(check_callable(before, "before-push hook", true),
+            check_callable(after, "after-push hook", true))
 end
 
 --- Forget the operations of versions up to `version`.
 function server_methods.trim(self, version)
-  handle(self, Server, "Server"):trim(check_integer(version, "version"))
+  server_handle(self):trim(check_integer(version, "version"))
 end
 
 --- Answer one HTTP request of the dbsync API. `headers`: {{name, value},
 -- ...} and/or {name = value}; `body`: a string (or nil). Returns status,
 -- headers, body; headers is an array of {name, value} pairs (Content-Type
 -- first) that is also indexed by name (`headers["Content-Type"]`).
--- Protocol errors are responses, not Lua errors.
+-- Protocol errors are responses, not Lua errors; an error raised by one of
+-- the server's hooks comes out unchanged (see on_register).
 function server_methods.handle(self, method, path, headers, body)
-  local h = handle(self, Server, "Server")
+  local h = server_handle(self)
   check_string(method, "method")
   check_string(path, "path")
   if headers ~= nil and type(headers) ~= "table" then
@@ -394,7 +455,8 @@ function server_methods.handle(self, method, path, headers, body)
     out[#out + 1] = { name, value }
     out[name] = value
   end
-  return resp:status(), out, resp:body_bytes()
+  -- (SWIG hands C ints to Lua as floats)
+  return math.tointeger(resp:status()), out, resp:body_bytes()
 end
 
 return M

@@ -7,10 +7,13 @@
 -- connection would write them. Prints one line per check and
 -- "N passed, N failed" last; exits non-zero when any check fails.
 
+-- The helpers beside this script (harness.lua).
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;"
+               .. package.path
+
 local dbsync = require("dbsync")
 
 local DBSYNCD = os.getenv("DBSYNC_TEST_DBSYNCD")
-local SQLITE3 = os.getenv("DBSYNC_TEST_SQLITE3") or "sqlite3"
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS city(id TEXT PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS note(id INTEGER PRIMARY KEY, body TEXT);
@@ -18,101 +21,14 @@ CREATE TABLE IF NOT EXISTS note(id INTEGER PRIMARY KEY, body TEXT);
 
 -- ------------------------------------------------------------ harness
 
-local passed, failed = 0, 0
-
-local function describe(e)
-  if dbsync.is_error(e) then return tostring(e) end
-  return tostring(e)
-end
-
-local function check(name, fn)
-  local ok, err = xpcall(fn, function(e)
-    return describe(e) .. "\n" .. debug.traceback("", 2)
-  end)
-  if ok then
-    passed = passed + 1
-    print("ok    " .. name)
-  else
-    failed = failed + 1
-    print("FAIL  " .. name .. ": " .. err)
-  end
-end
-
-local function expect(cond, msg, ...)
-  if not cond then
-    error(string.format(msg or "expectation failed", ...), 2)
-  end
-end
-
-local function eq(a, b, what)
-  if a ~= b then
-    error(string.format("%s: expected %s, got %s", what or "value",
-                        tostring(b), tostring(a)), 2)
-  end
-end
-
--- pcall(fn, ...) must fail with a dbsync error named `name`; returns it.
-local function raises(name, fn, ...)
-  local ok, err = pcall(fn, ...)
-  if ok then error("expected " .. name .. ", but the call succeeded", 2) end
-  if not dbsync.is_error(err) then
-    error("expected a dbsync error " .. name .. ", got " .. type(err)
-          .. ": " .. tostring(err), 2)
-  end
-  if err.name ~= name then
-    error("expected " .. name .. ", got " .. tostring(err), 2)
-  end
-  eq(err.code, dbsync.codes[name], "code of " .. name)
-  expect(type(err.message) == "string", "message is a string")
-  return err
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  if not ok then error("command failed: " .. cmd, 2) end
-end
-
-local function read_all(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function sql(db, text)
-  sh(SQLITE3 .. " " .. q(db) .. " " .. q(text))
-end
-
--- Sorted "id|name" lines of a table.
-local function rows(db, table_name)
-  local out = read_all(SQLITE3 .. " " .. q(db) .. " "
-                       .. q("SELECT * FROM " .. (table_name or "city")
-                            .. " ORDER BY 1"))
-  local list = {}
-  for line in out:gmatch("[^\n]+") do list[#list + 1] = line end
-  return table.concat(list, ",")
-end
-
-local counter = 0
-local function uid()
-  counter = counter + 1
-  return string.format("k%d_%d", os.time(), counter)
-end
+local H = require("harness")
+local check, expect, eq, raises = H.check, H.expect, H.eq, H.raises
+local q, sh, read_all, read_file = H.q, H.sh, H.read_all, H.read_file
+local sql, rows, uid = H.sql, H.rows, H.uid
 
 -- ------------------------------------------------------------ setup
 
-local TMP = read_all("mktemp -d"):gsub("%s+$", "")
-assert(TMP ~= "", "mktemp -d failed")
+local TMP = H.tmpdir()
 local server_pid
 
 local function stop_server()
@@ -428,16 +344,7 @@ end
 local ok, err = xpcall(function()
   local url = start_server()
   run(url)
-end, function(e) return describe(e) .. "\n" .. debug.traceback("", 2) end)
+end, H.traceback)
 stop_server()
-if not ok then
-  failed = failed + 1
-  print("FAIL  setup: " .. err)
-end
-if failed == 0 then
-  os.execute("rm -rf " .. q(TMP))
-else
-  print("kept " .. TMP .. " for inspection")
-end
-print(string.format("%d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1)
+if not ok then H.fail("setup", err) end
+H.finish(TMP)
