@@ -91,6 +91,8 @@ setup(
     package_dir={"": "python"},
     packages=["dbsync"],
     package_data={"dbsync": ["py.typed"]},
+    # dbsync.sqlalchemy only; `import dbsync` never needs it.
+    extras_require={"sqlalchemy": ["SQLAlchemy>=2.0"]},
     ext_modules=[Extension(
         "dbsync.__core",
         sources=["bindings/dbsync.i"],  # replaced by the SWIG output

@@ -28,7 +28,10 @@ CREATE TABLE IF NOT EXISTS note(id INTEGER PRIMARY KEY, body TEXT);
 
 @pytest.fixture(scope="session")
 def dbsyncd_bin(tmp_path_factory) -> str:
-    """build/tools/dbsyncd as ./dev build leaves it, else built here."""
+    """$DBSYNCD if set (a dbsyncd built elsewhere), else
+    build/tools/dbsyncd as ./dev build leaves it, else built here."""
+    if os.environ.get("DBSYNCD"):
+        return os.environ["DBSYNCD"]
     built = ROOT / "build" / "tools" / "dbsyncd"
     if built.is_file() and os.access(built, os.X_OK):
         return str(built)
@@ -139,6 +142,22 @@ def dbsyncd(dbsyncd_bin, tmp_path) -> Iterator[Dbsyncd]:
     d = Dbsyncd(dbsyncd_bin, tmp_path)
     yield d
     d.stop()
+
+
+@pytest.fixture
+def start_dbsyncd(dbsyncd_bin, tmp_path):
+    """start_dbsyncd(*extra_args) -> a Dbsyncd on tmp_path/server.db (which
+    the test may have created first), stopped after the test."""
+    started = []
+
+    def start(*extra: str) -> Dbsyncd:
+        d = Dbsyncd(dbsyncd_bin, tmp_path, *extra)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.stop()
 
 
 @pytest.fixture(params=["dbsyncd", "wsgi"])
