@@ -11,6 +11,7 @@
 #include "dbsync/errors.h"
 #include "dbsync/oplist.h"
 #include "dbsync/client.h"
+#include "dbsync/conflict.h"
 #include "dbsync/server.h"
 
 #endif

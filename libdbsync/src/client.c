@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "client_conflict.h"
 #include "client_schema.h"
 #include "oplog.h"
 #include "meta.h"
@@ -20,7 +21,10 @@ sqlite3 *dbsync__client_db(dbsync_client *client)
 }
 
 /* Every fallible public call starts here: a usable handle, a clean error. */
-static int enter(dbsync_client *client)
+#define enter dbsync__client_enter
+#define leave dbsync__client_leave
+
+int dbsync__client_enter(dbsync_client *client)
 {
 	if (!client || !client->db)
 		return dbsync__error_set(NULL, DBSYNC_INVALID,
@@ -30,7 +34,7 @@ static int enter(dbsync_client *client)
 }
 
 /* Keep the thread's last error in step with the handle's. */
-static int leave(dbsync_client *client, int rc)
+int dbsync__client_leave(dbsync_client *client, int rc)
 {
 	if (rc)
 		dbsync__error_copy(NULL, &client->err);
@@ -93,6 +97,7 @@ void dbsync_client_free(dbsync_client *client)
 	}
 	free(client->headers);
 	dbsync_oplist_free(client->conflicts);
+	dbsync__client_policies_free(client);
 	free(client->server_url);
 	free(client->ca_file);
 	free(client->path);

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include "dbsync/client.h"
+#include "dbsync/conflict.h"
 #include "error.h"
 #include "http.h"
 #include "oplist.h"
@@ -25,8 +26,19 @@ struct dbsync_client {
 	size_t nheaders;
 	dbsync_progress_fn progress;
 	void *progress_payload;
+	/* how pulls decide conflicts (client_conflict.c) */
+	dbsync_policy default_policy;
+	struct dbsync__table_policy *policies;
+	size_t npolicies;
+	dbsync_conflict_fn on_conflict;
+	void *on_conflict_payload;
 	int http_ready; /* holds a reference on the HTTP global state */
 };
+
+/* Start and end a public method: clear the handle's error (DBSYNC_INVALID
+ * for a NULL or closed handle); copy a failure to the thread's error. */
+int dbsync__client_enter(dbsync_client *client);
+int dbsync__client_leave(dbsync_client *client, int rc);
 
 /* The client's own connection (tests and internal modules only). */
 sqlite3 *dbsync__client_db(dbsync_client *client);

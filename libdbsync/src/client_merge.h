@@ -10,7 +10,11 @@
  * pending local operations (docs/conflicts.md) and adding them to the
  * handle's report. Call inside the page's write transaction, with foreign
  * keys deferred; on failure the caller rolls the transaction back.
+ * DBSYNC_UNIQUE_CONFLICT when local rows keep unique values pulled rows
+ * need: `*collisions` then lists them (owned by the caller), for the
+ * report the application reads after the rollback.
  */
-int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *page);
+int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *page,
+		       dbsync_oplist **collisions);
 
 #endif

@@ -80,6 +80,7 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 		      int first_page)
 {
 	size_t reported = c->conflicts ? dbsync_oplist_count(c->conflicts) : 0;
+	dbsync_oplist *collisions = NULL;
 	int rc;
 
 	rc = dbsync__sql_begin_write(c->db, &c->err);
@@ -91,7 +92,7 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 		rc = dbsync__sql_exec(c->db, "PRAGMA defer_foreign_keys = ON",
 				      &c->err, "cannot apply the pull");
 	if (!rc)
-		rc = dbsync__merge_page(c, p);
+		rc = dbsync__merge_page(c, p, &collisions);
 	if (!rc && p->cursor) {
 		rc = dbsync__meta_set_int(c->db, DBSYNC__META_PULL_TARGET,
 					  p->target_version, &c->err);
@@ -117,7 +118,14 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 		/* Nothing of the page happened: neither did its conflicts. */
 		if (c->conflicts)
 			dbsync__oplist_truncate(c->conflicts, reported);
+		/* ...but the collisions that stopped it are the report the
+		 * application needs to fix its rows. */
+		if (collisions && dbsync__oplist_append(&c->conflicts,
+							collisions))
+			rc = dbsync__error_set(&c->err, DBSYNC_NOMEM,
+					       "out of memory");
 	}
+	dbsync_oplist_free(collisions);
 	return rc;
 }
 

@@ -148,7 +148,7 @@ static int follow_references(dbsync_client *c, dbsync__ctables *tables,
 int dbsync__client_renumber(dbsync_client *c, dbsync__ctables *tables,
 			    const dbsync__ctable *t, const dbsync__value *pk,
 			    const dbsync__pull_resp *page, int64_t mark,
-			    dbsync__keyset *pending)
+			    dbsync__keyset *pending, int64_t *new_key)
 {
 	dbsync__value moved = {DBSYNC_TYPE_INTEGER, 0, 0, NULL, 0};
 	int64_t max = 0, in_page;
@@ -190,5 +190,6 @@ int dbsync__client_renumber(dbsync_client *c, dbsync__ctables *tables,
 	}
 	if (!rc && dbsync__keyset_move(pending, t->tid, pk, &moved))
 		rc = dbsync__error_set(&c->err, DBSYNC_NOMEM, "out of memory");
+	*new_key = moved.i;
 	return rc;
 }

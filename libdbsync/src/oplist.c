@@ -15,6 +15,8 @@ struct entry {
 	int64_t i;
 	double f;
 	size_t off, len; /* into `bytes`, for TEXT and BLOB keys */
+	size_t col_off, ncols; /* unique conflicts: names in `bytes`, each
+				  NUL-terminated, one after the other */
 };
 
 struct dbsync_oplist {
@@ -176,6 +178,88 @@ void dbsync__oplist_set_conflict(dbsync_oplist *list, int kind,
 		list->entries[list->count - 1].resolution =
 			(unsigned char)resolution;
 	}
+}
+
+int dbsync__oplist_set_columns(dbsync_oplist *list, char *const *names,
+				size_t n)
+{
+	struct entry *e;
+	size_t k, need = 0, off;
+
+	if (!list->count)
+		return 0;
+	for (k = 0; k < n; k++)
+		need += strlen(names[k]) + 1;
+	if (grow((void **)&list->bytes, &list->bytes_cap, list->nbytes + need,
+		 1))
+		return DBSYNC_NOMEM;
+	e = &list->entries[list->count - 1];
+	e->col_off = off = list->nbytes;
+	e->ncols = n;
+	for (k = 0; k < n; k++) {
+		size_t len = strlen(names[k]) + 1;
+		memcpy(list->bytes + off, names[k], len);
+		off += len;
+	}
+	list->nbytes = off;
+	return 0;
+}
+
+size_t dbsync_oplist_conflict_column_count(const dbsync_oplist *list,
+					   size_t i)
+{
+	const struct entry *e = at(list, i);
+	return e ? e->ncols : 0;
+}
+
+const char *dbsync_oplist_conflict_column(const dbsync_oplist *list,
+					  size_t i, size_t column)
+{
+	const struct entry *e = at(list, i);
+	const char *p;
+	size_t k;
+
+	if (!e || column >= e->ncols)
+		return NULL;
+	p = list->bytes + e->col_off;
+	for (k = 0; k < column; k++)
+		p += strlen(p) + 1;
+	return p;
+}
+
+int dbsync__oplist_append(dbsync_oplist **to, const dbsync_oplist *from)
+{
+	size_t i, k;
+
+	if (!*to && !(*to = dbsync__oplist_new()))
+		return DBSYNC_NOMEM;
+	for (i = 0; i < from->count; i++) {
+		const struct entry *e = &from->entries[i];
+		const char *col = from->bytes + e->col_off;
+		char **names = NULL;
+		int table = dbsync__oplist_table(*to, from->tables[e->table]);
+		int rc = table < 0 ? DBSYNC_NOMEM : 0;
+
+		if (!rc)
+			rc = dbsync__oplist_add(*to, table, e->command, e->seq,
+						e->type, e->i, e->f,
+						from->bytes + e->off, e->len);
+		if (!rc && e->ncols) {
+			names = calloc(e->ncols, sizeof(*names));
+			for (k = 0; names && k < e->ncols; k++) {
+				names[k] = (char *)col;
+				col += strlen(col) + 1;
+			}
+			rc = names ? dbsync__oplist_set_columns(*to, names,
+								e->ncols)
+				   : DBSYNC_NOMEM;
+			free(names);
+		}
+		if (rc)
+			return rc;
+		dbsync__oplist_set_conflict(*to, e->kind, e->resolution);
+	}
+	return 0;
 }
 
 void dbsync__oplist_truncate(dbsync_oplist *list, size_t n)

@@ -19,6 +19,15 @@ int dbsync__oplist_add(dbsync_oplist *list, int table, char command,
 void dbsync__oplist_set_conflict(dbsync_oplist *list, int kind,
 				 int resolution);
 
+/* Give the last entry added the columns of a unique conflict (copied).
+ * 0 or DBSYNC_NOMEM. */
+int dbsync__oplist_set_columns(dbsync_oplist *list, char *const *names,
+			       size_t n);
+
+/* Append a copy of every entry of `from` to *to (created if NULL).
+ * 0 or DBSYNC_NOMEM. */
+int dbsync__oplist_append(dbsync_oplist **to, const dbsync_oplist *from);
+
 /* Drop the entries from index `n` on (a failed page's reports). */
 void dbsync__oplist_truncate(dbsync_oplist *list, size_t n);
 

@@ -97,35 +97,13 @@ struct parent_key {
 	dbsync__value pk; /* points into the page's own rows */
 };
 
-static int value_cmp(const dbsync__value *a, const dbsync__value *b)
-{
-	size_t n;
-	int c;
-
-	if (a->type != b->type)
-		return (int)a->type - (int)b->type;
-	switch (a->type) {
-	case DBSYNC_TYPE_INTEGER:
-		return (a->i > b->i) - (a->i < b->i);
-	case DBSYNC_TYPE_FLOAT:
-		return (a->f > b->f) - (a->f < b->f);
-	case DBSYNC_TYPE_TEXT:
-	case DBSYNC_TYPE_BLOB:
-		n = a->len < b->len ? a->len : b->len;
-		c = n ? memcmp(a->p, b->p, n) : 0;
-		return c ? c : (a->len > b->len) - (a->len < b->len);
-	default:
-		return 0;
-	}
-}
-
 static int parent_cmp(const void *x, const void *y)
 {
 	const struct parent_key *a = x, *b = y;
 
 	if (a->table != b->table)
 		return a->table < b->table ? -1 : 1;
-	return value_cmp(&a->pk, &b->pk);
+	return dbsync__value_compare(&a->pk, &b->pk);
 }
 
 /*

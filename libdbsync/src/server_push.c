@@ -105,21 +105,83 @@ static int store_row(const struct bound_table *b, const dbsync__msg_op *op,
 	return 0;
 }
 
+/*
+ * Upsert operation `i`; a refusal on a unique constraint is remembered in
+ * `deferred` instead of failing the push: the values may be held by a row
+ * the same push rewrites or deletes later.
+ */
+static int upsert_or_defer(dbsync_server *s, dbsync__store *store,
+			   const dbsync__push_req *p,
+			   const struct bound_table *b, size_t i,
+			   dbsync__value *row, size_t *deferred, size_t *ndeferred,
+			   dbsync__error *err)
+{
+	const dbsync__msg_op *op = &p->ops[i];
+	int rc = store_row(&b[op->table], op, row, err);
+
+	if (!rc)
+		rc = s->ops->apply(store, b[op->table].t, op->op, &op->pk, row,
+				   err);
+	if (rc == DBSYNC_UNIQUE_CONFLICT && deferred) {
+		deferred[(*ndeferred)++] = i;
+		rc = 0;
+	}
+	return rc;
+}
+
+/*
+ * The upserts a unique constraint refused at first: once the rest of the
+ * push is applied, again while that makes progress (a value moved along
+ * a chain of rows); then, for a cycle (a swap), every such row is moved
+ * aside and written once more. What still fails collides with a row the
+ * push does not touch: the push fails with DBSYNC_UNIQUE_CONFLICT.
+ */
+static int apply_deferred(dbsync_server *s, dbsync__store *store,
+			  const dbsync__push_req *p,
+			  const struct bound_table *b, dbsync__value *row,
+			  size_t *deferred, size_t ndeferred,
+			  dbsync__error *err)
+{
+	size_t k, left = ndeferred, before;
+	int rc = 0;
+
+	do {
+		/* Still refused ones are compacted to the front: slot
+		 * `left` is never ahead of the one being read. */
+		before = left;
+		for (k = 0, left = 0; k < before && !rc; k++)
+			rc = upsert_or_defer(s, store, p, b, deferred[k], row,
+					     deferred, &left, err);
+	} while (!rc && left && left < before);
+	for (k = 0; k < left && !rc; k++) {
+		const dbsync__msg_op *op = &p->ops[deferred[k]];
+		rc = s->ops->unique_free(store, b[op->table].t, &op->pk, err);
+	}
+	for (k = 0; k < left && !rc; k++)
+		rc = upsert_or_defer(s, store, p, b, deferred[k], row, NULL,
+				     NULL, err);
+	return rc;
+}
+
 static int apply_all(dbsync_server *s, dbsync__store *store,
 		     const dbsync__push_req *p, const struct bound_table *b,
 		     const dbsync__store_table *t, size_t nt, size_t *applied,
 		     dbsync__error *err)
 {
 	dbsync__value *row = NULL;
-	size_t k, i, width = 1;
+	size_t *deferred = NULL, ndeferred = 0, k, i, width = 1;
 	int rc = 0;
 
 	for (k = 0; k < nt; k++)
 		if (t[k].ncolumns > width)
 			width = t[k].ncolumns;
 	row = calloc(width, sizeof(*row));
-	if (!row)
+	deferred = calloc(p->nops ? p->nops : 1, sizeof(*deferred));
+	if (!row || !deferred) {
+		free(row);
+		free(deferred);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	}
 	/* Inserts and updates parents-first, in the push's order within a
 	 * table; then deletes children-first. */
 	for (k = 0; k < nt && !rc; k++)
@@ -128,10 +190,8 @@ static int apply_all(dbsync_server *s, dbsync__store *store,
 			if (b[op->table].t != &t[k] ||
 			    (op->op != 'i' && op->op != 'u'))
 				continue;
-			rc = store_row(&b[op->table], op, row, err);
-			if (!rc)
-				rc = s->ops->apply(store, &t[k], op->op,
-						   &op->pk, row, err);
+			rc = upsert_or_defer(s, store, p, b, i, row, deferred,
+					     &ndeferred, err);
 			(*applied)++;
 		}
 	for (k = nt; k-- > 0 && !rc;)
@@ -144,6 +204,10 @@ static int apply_all(dbsync_server *s, dbsync__store *store,
 					   NULL, err);
 			(*applied)++;
 		}
+	if (!rc && ndeferred)
+		rc = apply_deferred(s, store, p, b, row, deferred, ndeferred,
+				    err);
+	free(deferred);
 	free(row);
 	return rc;
 }

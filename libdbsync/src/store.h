@@ -108,6 +108,12 @@ typedef struct dbsync__store_ops {
 	int (*apply)(dbsync__store *s, const dbsync__store_table *t, char op,
 		     const dbsync__value *pk, const dbsync__value *row,
 		     dbsync__error *err);
+	/* An 'i'/'u' that apply refused with DBSYNC_UNIQUE_CONFLICT may only
+	 * need values another row of the same push still holds (a swap).
+	 * Give row `pk` of `t` unique values no other row has; the push
+	 * rewrites that row afterwards. 0 also when the row is absent. */
+	int (*unique_free)(dbsync__store *s, const dbsync__store_table *t,
+			   const dbsync__value *pk, dbsync__error *err);
 	int (*apply_end)(dbsync__store *s, int64_t mark, int64_t node,
 			 const char *push_id, int64_t now, int64_t *version,
 			 dbsync__error *err);

@@ -19,6 +19,7 @@
 #include "registry.h"
 #include "rowsql.h"
 #include "sqlutil.h"
+#include "unique.h"
 #include "store.h"
 
 #define BUSY_TIMEOUT_MS 30000
@@ -759,6 +760,11 @@ static int sq_apply(dbsync__store *s, const dbsync__store_table *t, char op,
 	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_DONE)
 		return 0;
+	if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+		return dbsync__error_set(err, DBSYNC_UNIQUE_CONFLICT,
+					 "operation on \"%s\" collides with "
+					 "another row on a unique constraint: %s",
+					 t->name, sqlite3_errmsg(s->db));
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return dbsync__error_set(err, DBSYNC_CONFLICT,
 					 "operation on \"%s\" violates a "
@@ -771,6 +777,28 @@ static int sq_apply(dbsync__store *s, const dbsync__store_table *t, char op,
 					 "PRIMARY KEY takes integers only)",
 					 t->name);
 	return dbsync__error_sqlite(err, s->db, rc, "cannot apply the push");
+}
+
+static int sq_unique_free(dbsync__store *s, const dbsync__store_table *t,
+			  const dbsync__value *pk, dbsync__error *err)
+{
+	dbsync__table_shape shape = {t->name, t->columns, t->ncolumns,
+				     t->pk_index};
+	dbsync__unique_indexes u;
+	size_t k;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	if (s->row_stmt) {
+		sqlite3_reset(s->row_stmt);
+		s->row_stmt = NULL;
+	}
+	rc = dbsync__unique_load(s->db, &shape, &u, err);
+	for (k = 0; !rc && k < u.n; k++)
+		rc = dbsync__unique_move_aside(s->db, &shape, &u.idx[k], pk,
+					       err);
+	dbsync__unique_free(&u);
+	return rc;
 }
 
 static int sq_row(dbsync__store *s, const dbsync__store_table *t,
@@ -1058,6 +1086,7 @@ const dbsync__store_ops dbsync__store_sqlite = {
 	.find_push = sq_find_push,
 	.apply_begin = sq_apply_begin,
 	.apply = sq_apply,
+	.unique_free = sq_unique_free,
 	.apply_end = sq_apply_end,
 	.changes = sq_changes,
 	.versions = sq_versions,

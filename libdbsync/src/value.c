@@ -55,3 +55,27 @@ size_t dbsync__value_json_size(const dbsync__value *v)
 {
 	return 12 + (v->type == DBSYNC_TYPE_BLOB ? v->len * 4 / 3 : v->len);
 }
+
+int dbsync__value_compare(const dbsync__value *a, const dbsync__value *b)
+{
+	size_t n;
+	int d;
+
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	switch (a->type) {
+	case DBSYNC_TYPE_INTEGER:
+		return a->i < b->i ? -1 : a->i > b->i;
+	case DBSYNC_TYPE_FLOAT:
+		return a->f < b->f ? -1 : a->f > b->f;
+	case DBSYNC_TYPE_TEXT:
+	case DBSYNC_TYPE_BLOB:
+		n = a->len < b->len ? a->len : b->len;
+		d = n ? memcmp(a->p, b->p, n) : 0;
+		if (d)
+			return d;
+		return a->len < b->len ? -1 : a->len > b->len;
+	default:
+		return 0;
+	}
+}

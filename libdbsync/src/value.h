@@ -34,4 +34,8 @@ size_t dbsync__value_json_size(const dbsync__value *v);
 /* 1 if both values are the same SQLite value (type and bytes). */
 int dbsync__value_equal(const dbsync__value *a, const dbsync__value *b);
 
+/* A total order on values (type first, then value; bytes as memcmp), for
+ * sorting and searching keys. */
+int dbsync__value_compare(const dbsync__value *a, const dbsync__value *b);
+
 #endif

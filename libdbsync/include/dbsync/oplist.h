@@ -36,13 +36,15 @@ typedef enum {
 						    of its parent */
 	DBSYNC_CONFLICT_INSERT_INSERT = 7,
 	DBSYNC_CONFLICT_UNIQUE = 8
-} dbsync_conflict_kind;
+} dbsync_kind_of_conflict;
 
 /* How it was resolved. */
 typedef enum {
 	DBSYNC_RESOLUTION_KEEP_LOCAL = 1,  /* the local row stays, is pushed */
 	DBSYNC_RESOLUTION_TAKE_REMOTE = 2, /* the remote state won here */
-	DBSYNC_RESOLUTION_KEEP_BOTH = 3	   /* the local row moved to a new key */
+	DBSYNC_RESOLUTION_KEEP_BOTH = 3,   /* the local row moved to a new key */
+	DBSYNC_RESOLUTION_MERGED = 4	   /* the conflict callback's merged row
+					      replaced it, and is pushed */
 } dbsync_resolution;
 
 /* DESTRUCTOR. Accepts NULL. */
@@ -87,6 +89,16 @@ DBSYNC_EXTERN(int) dbsync_oplist_conflict_kind(const dbsync_oplist *list,
 					       size_t i);
 DBSYNC_EXTERN(int) dbsync_oplist_resolution(const dbsync_oplist *list,
 					    size_t i);
+
+/* In a conflict report, for an entry of kind DBSYNC_CONFLICT_UNIQUE: the
+ * columns of the unique constraint or index the pulled rows need (0 and
+ * NULL otherwise). Such an entry names the LOCAL row that holds the
+ * colliding values (its table and key) and has resolution 0: the pull
+ * stopped before changing anything. Borrowed. */
+DBSYNC_EXTERN(size_t) dbsync_oplist_conflict_column_count(
+	const dbsync_oplist *list, size_t i);
+DBSYNC_EXTERN(const char *) dbsync_oplist_conflict_column(
+	const dbsync_oplist *list, size_t i, size_t column);
 
 /* The sequence number of operation `i` in the operations log (its push
  * position). */
