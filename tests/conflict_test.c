@@ -206,6 +206,26 @@ TEST(dependency_in_a_tree_keeps_every_deleted_ancestor)
 	th_pair_all_equal(&p, NODES, "5<10,7<5,8<7,10<-");
 }
 
+TEST(reversed_dependency_in_a_tree_restores_every_ancestor)
+{
+	th_pair p = th_pair_setup();
+
+	plant_tree(&p);
+	/* b cuts the branch under the root; a, meanwhile, grows a leaf on
+	 * node 7 of that branch and syncs first. */
+	th_exec_on(p.pb, "DELETE FROM node WHERE id IN (3, 7, 5)");
+	th_exec_on(p.pa, "INSERT INTO node VALUES (8, 7, 'leaf')");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	/* 7 comes back for the leaf, and 5 for 7; b's delete of 3 stays. */
+	{
+		char *got = th_conflicts(p.b);
+		ASSERT(th_contains(got, "reversed/remote node:p:7"));
+		ASSERT(th_contains(got, "reversed/remote node:p:5"));
+	}
+	th_pair_all_equal(&p, NODES, "5<10,7<5,8<7,10<-");
+}
+
 TEST(conflict_report_arguments)
 {
 	th_pair p = th_pair_setup();
@@ -230,5 +250,6 @@ static const th_case cases[] = {
 	CASE(insert_meets_insert_on_a_text_key_is_a_direct_conflict),
 	CASE(a_self_referencing_tree_applies_in_any_order),
 	CASE(dependency_in_a_tree_keeps_every_deleted_ancestor),
+	CASE(reversed_dependency_in_a_tree_restores_every_ancestor),
 };
 TH_MAIN(cases)

@@ -35,7 +35,6 @@ enum { OP_WAITING = 0, OP_APPLYING, OP_DONE };
  * apply another one while its own rows are still in use. */
 struct frame {
 	dbsync__value *remote; /* the pulled row, in local column order */
-	dbsync__value *parent; /* a parent row being restored */
 	dbsync__value *local;  /* owned copies, for the conflict callback */
 };
 
@@ -439,11 +438,14 @@ static int put_row(struct merge *m, dbsync__ctable *t, char remote_op,
 
 /*
  * Reversed dependency: a row about to be written refers to a parent
- * deleted here. The parent comes back from the page's parent rows and the
+ * deleted here. The parent comes back from the page's parent rows (its
+ * own deleted parents first: the page carries ancestors too) and the
  * local delete is dropped (otherwise the push would orphan the row).
+ * `depth` bounds the walk up a chain.
  */
 static int restore_parents(struct merge *m, const dbsync__ctable *t,
-			   const dbsync__value *row, struct frame *f)
+			   const dbsync__value *row, struct frame *f,
+			   int depth)
 {
 	size_t k, j;
 	int rc = 0;
@@ -451,9 +453,11 @@ static int restore_parents(struct merge *m, const dbsync__ctable *t,
 	for (k = 0; k < t->nrefs && !rc; k++) {
 		dbsync__ctable *pt = &m->tables.t[t->refs[k].parent];
 		const dbsync__value *v = &row[t->refs[k].column];
+		dbsync__value *parent;
 
 		if (v->type == DBSYNC_TYPE_NULL ||
-		    dbsync__keyset_state(m->pending, pt->tid, v) != 'd')
+		    dbsync__keyset_state(m->pending, pt->tid, v) != 'd' ||
+		    depth > MAX_DEPTH)
 			continue;
 		for (j = 0; j < m->page->nparents; j++) {
 			const dbsync__msg_op *po = &m->page->parents[j];
@@ -462,17 +466,25 @@ static int restore_parents(struct merge *m, const dbsync__ctable *t,
 			if (sqlite3_stricmp(mt->name, pt->name) != 0 ||
 			    !dbsync__value_equal(&po->pk, v))
 				continue;
-			rc = dbsync__ctable_local_row(pt, mt, po->row, f->parent,
-						      &m->c->err);
+			/* Its own row buffer: the walk up reuses f. */
+			parent = calloc(m->width, sizeof(*parent));
+			rc = parent ? dbsync__ctable_local_row(pt, mt, po->row,
+							       parent,
+							       &m->c->err)
+				    : nomem(m);
 			if (!rc)
 				rc = met(m, pt, 'p', v,
 					 DBSYNC_CONFLICT_REVERSED_DEPENDENCY,
-					 DBSYNC_RESOLUTION_TAKE_REMOTE,
-					 f->parent, f);
-			if (!rc)
-				rc = put_row(m, pt, 'p', f->parent);
+					 DBSYNC_RESOLUTION_TAKE_REMOTE, parent,
+					 f);
 			if (!rc)
 				rc = drop_local(m, pt->tid, v);
+			if (!rc)
+				rc = restore_parents(m, pt, parent, f,
+						     depth + 1);
+			if (!rc)
+				rc = put_row(m, pt, 'p', parent);
+			free(parent);
 			break;
 		}
 	}
@@ -483,7 +495,7 @@ static int restore_parents(struct merge *m, const dbsync__ctable *t,
 static int put_remote(struct merge *m, dbsync__ctable *t, char remote_op,
 		      const dbsync__value *row, struct frame *f)
 {
-	int rc = restore_parents(m, t, row, f);
+	int rc = restore_parents(m, t, row, f, 0);
 
 	if (rc)
 		return rc;
@@ -635,10 +647,9 @@ static struct frame *frame_at(struct merge *m, size_t depth)
 
 	if (!f->remote) {
 		f->remote = calloc(m->width, sizeof(*f->remote));
-		f->parent = calloc(m->width, sizeof(*f->parent));
 		f->local = calloc(m->width, sizeof(*f->local));
 	}
-	return f->remote && f->parent && f->local ? f : NULL;
+	return f->remote && f->local ? f : NULL;
 }
 
 /* Apply page operation `index` unless it is applied or under way. */
@@ -807,7 +818,6 @@ static void merge_free(struct merge *m)
 	free(m->moved);
 	for (k = 0; k <= MAX_DEPTH; k++) {
 		free(m->frames[k].remote);
-		free(m->frames[k].parent);
 		free(m->frames[k].local);
 	}
 	free(m->status);

@@ -106,27 +106,22 @@ static int parent_cmp(const void *x, const void *y)
 	return dbsync__value_compare(&a->pk, &b->pk);
 }
 
-/*
- * The rows the page's rows refer to by foreign key, read in the page's
- * snapshot: with them a client can restore a parent it deleted while the
- * server's side gave it new children (docs/conflicts.md).
- */
-static int add_parents(struct page *pg)
+/* Append the foreign-key values of `rows` (tracked parents only) to
+ * *keys. The keys borrow the rows' values. */
+static int collect_refs(struct page *pg, const dbsync__msg_op *rows,
+			size_t nrows, struct parent_key **keys, size_t *n,
+			size_t *cap)
 {
-	dbsync__pull_resp *r = pg->resp;
-	struct parent_key *keys = NULL;
-	size_t n = 0, cap = 0, i, k, j;
-	int rc = 0;
+	size_t i, k, pt;
 
-	for (i = 0; i < r->nops; i++) {
-		const dbsync__msg_op *op = &r->ops[i];
+	for (i = 0; i < nrows; i++) {
+		const dbsync__msg_op *op = &rows[i];
 		const dbsync__store_table *t = &pg->tables[op->table];
 
 		if (!op->nrow)
 			continue;
 		for (k = 0; k < t->nrefs; k++) {
 			const dbsync__value *v = &op->row[t->refs[k].column];
-			size_t pt;
 
 			if (v->type == DBSYNC_TYPE_NULL)
 				continue;
@@ -136,62 +131,106 @@ static int add_parents(struct page *pg)
 					break;
 			if (pt == pg->ntables)
 				continue; /* parent not tracked */
-			if (n == cap) {
+			if (*n == *cap) {
 				struct parent_key *p;
-				cap = cap ? cap * 2 : 64;
-				p = realloc(keys, cap * sizeof(*p));
-				if (!p) {
-					free(keys);
+				*cap = *cap ? *cap * 2 : 64;
+				p = realloc(*keys, *cap * sizeof(*p));
+				if (!p)
 					return dbsync__error_set(
 						pg->err, DBSYNC_NOMEM,
 						"out of memory");
-				}
-				keys = p;
+				*keys = p;
 			}
-			keys[n].table = pt;
-			keys[n++].pk = *v;
+			(*keys)[*n].table = pt;
+			(*keys)[(*n)++].pk = *v;
 		}
 	}
-	if (n)
-		qsort(keys, n, sizeof(*keys), parent_cmp);
-	for (i = 0; i < n && !rc; i++) {
-		const dbsync__store_table *pt = &pg->tables[keys[i].table];
-		const dbsync__value *row = NULL;
-		dbsync__msg_op *op;
+	return 0;
+}
 
-		if (i && parent_cmp(&keys[i - 1], &keys[i]) == 0)
-			continue;
-		rc = pg->s->ops->row(pg->store, pt, &keys[i].pk, &row, pg->err);
-		if (rc <= 0)
-			continue; /* gone, or an error (rc < 0 ends the loop) */
-		rc = 0;
-		op = realloc(r->parents, (r->nparents + 1) * sizeof(*op));
-		if (!op) {
-			rc = dbsync__error_set(pg->err, DBSYNC_NOMEM,
-					       "out of memory");
-			break;
+/* Read one parent row into the page (0 also when it is gone). */
+static int send_parent(struct page *pg, const struct parent_key *key)
+{
+	dbsync__pull_resp *r = pg->resp;
+	const dbsync__store_table *pt = &pg->tables[key->table];
+	const dbsync__value *row = NULL;
+	dbsync__msg_op *op;
+	size_t j;
+	int rc = pg->s->ops->row(pg->store, pt, &key->pk, &row, pg->err);
+
+	if (rc <= 0)
+		return rc; /* gone, or an error */
+	op = realloc(r->parents, (r->nparents + 1) * sizeof(*op));
+	if (!op)
+		return dbsync__error_set(pg->err, DBSYNC_NOMEM, "out of memory");
+	r->parents = op;
+	op = &r->parents[r->nparents++];
+	memset(op, 0, sizeof(*op));
+	op->table = key->table;
+	op->op = 'p';
+	op->row = calloc(pt->ncolumns, sizeof(*op->row));
+	rc = op->row ? 0 : DBSYNC_NOMEM;
+	for (j = 0; j < pt->ncolumns && !rc; j++) {
+		rc = dbsync__value_copy(&op->row[j], &row[j]);
+		op->nrow = j + 1;
+	}
+	if (!rc)
+		rc = dbsync__value_copy(&op->pk, &row[pt->pk_index]);
+	if (rc)
+		return dbsync__error_set(pg->err, DBSYNC_NOMEM, "out of memory");
+	return 0;
+}
+
+/* How many generations of ancestors a page carries at most. */
+#define ANCESTOR_GENERATIONS 64
+
+/*
+ * The rows the page's rows refer to by foreign key, and their own
+ * parents up the chain (a tree's ancestors, a grandparent table), read in
+ * the page's snapshot: with them a client can restore parents it deleted
+ * while the server's side gave them new children (docs/conflicts.md).
+ */
+static int add_parents(struct page *pg)
+{
+	dbsync__pull_resp *r = pg->resp;
+	struct parent_key *keys = NULL, *sent = NULL;
+	size_t n = 0, cap = 0, nsent = 0, i, from, round;
+	int rc = collect_refs(pg, r->ops, r->nops, &keys, &n, &cap);
+
+	for (round = 0; !rc && n && round < ANCESTOR_GENERATIONS; round++) {
+		qsort(keys, n, sizeof(*keys), parent_cmp);
+		from = r->nparents;
+		for (i = 0; i < n && !rc; i++) {
+			if (i && parent_cmp(&keys[i - 1], &keys[i]) == 0)
+				continue;
+			if (nsent && bsearch(&keys[i], sent, nsent,
+					     sizeof(*sent), parent_cmp))
+				continue;
+			rc = send_parent(pg, &keys[i]);
 		}
-		r->parents = op;
-		op = &r->parents[r->nparents++];
-		memset(op, 0, sizeof(*op));
-		op->table = keys[i].table;
-		op->op = 'p';
-		op->row = calloc(pt->ncolumns, sizeof(*op->row));
-		if (!op->row) {
-			rc = DBSYNC_NOMEM;
-			break;
+		/* The rows just sent are known; their parents come next. */
+		if (!rc && r->nparents > from) {
+			struct parent_key *p = realloc(
+				sent, r->nparents * sizeof(*sent));
+			if (!p) {
+				rc = dbsync__error_set(pg->err, DBSYNC_NOMEM,
+						       "out of memory");
+				break;
+			}
+			sent = p;
+			for (i = from; i < r->nparents; i++) {
+				sent[nsent].table = r->parents[i].table;
+				sent[nsent++].pk = r->parents[i].pk;
+			}
+			qsort(sent, nsent, sizeof(*sent), parent_cmp);
 		}
-		for (j = 0; j < pt->ncolumns && !rc; j++) {
-			rc = dbsync__value_copy(&op->row[j], &row[j]);
-			op->nrow = j + 1;
-		}
+		n = 0;
 		if (!rc)
-			rc = dbsync__value_copy(&op->pk, &row[pt->pk_index]);
-		if (rc)
-			rc = dbsync__error_set(pg->err, DBSYNC_NOMEM,
-					       "out of memory");
+			rc = collect_refs(pg, r->parents + from,
+					  r->nparents - from, &keys, &n, &cap);
 	}
 	free(keys);
+	free(sent);
 	return rc;
 }
 
