@@ -41,6 +41,13 @@ enum {
 	EXIT_CONFLICT = 12
 };
 
+/* One --policy: for `table`, or with `table` NULL for every table that has
+ * none of its own. */
+struct policy_choice {
+	char *table;
+	dbsync_policy policy;
+};
+
 /* What the command line says: global options (accepted before and after
  * the command) and the options of the command itself. */
 struct cli {
@@ -52,13 +59,17 @@ struct cli {
 	const char *token;
 	const char *token_file;
 	int64_t page_size; /* 0: the server's default */
+	struct policy_choice *policies; /* in command-line order */
+	size_t npolicies;
 };
 
 /* The options a command takes besides the global ones. */
 enum {
 	OPT_DIRECTION = 1,
 	OPT_TOKEN = 2,
-	OPT_PAGE_SIZE = 4
+	OPT_PAGE_SIZE = 4,
+	OPT_POLICY = 8 /* also: the command merges pulled changes, and
+			  reports the conflicts it met */
 };
 
 struct command {
@@ -257,13 +268,13 @@ static int fail_client(const struct cli *cli, dbsync_client *client, int code,
 	return report(cli, code, m, json_open);
 }
 
-/* The failure of a server command. The library's message says what
+/* The failure of a server command. The library's message `m` says what
  * happened; for the errors a user fixes with another command, the message
- * also says which one. */
-static int fail_server(const struct cli *cli, dbsync_client *client, int code)
+ * also says which one. `json_open` as for report(). */
+static int fail_server(const struct cli *cli, int code, const char *m,
+		       const char *json_open)
 {
 	char message[1200];
-	const char *m = dbsync_client_error_message(client);
 	const char *hint = NULL;
 
 	if (m[0] == '\0')
@@ -286,7 +297,7 @@ static int fail_server(const struct cli *cli, dbsync_client *client, int code)
 		snprintf(message, sizeof(message), "%s (%s)", m, hint);
 		m = message;
 	}
-	return report(cli, code, m, "{");
+	return report(cli, code, m, json_open);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -453,6 +464,70 @@ static int parse_page_size(const char *s, int64_t *out)
 	return 0;
 }
 
+static int parse_policy_name(const char *s, dbsync_policy *out)
+{
+	if (strcmp(s, "local-wins") == 0)
+		*out = DBSYNC_POLICY_LOCAL_WINS;
+	else if (strcmp(s, "server-wins") == 0)
+		*out = DBSYNC_POLICY_SERVER_WINS;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * One --policy value: POLICY for every table, or TABLE=POLICY. The table
+ * is what precedes the last '=', since policy names never hold one and
+ * table names may. Returns EXIT_OK or the exit code of a usage error.
+ */
+static int add_policy(struct cli *cli, const char *command, const char *value)
+{
+	const char *eq = strrchr(value, '=');
+	const char *name = eq != NULL ? eq + 1 : value;
+	struct policy_choice choice = {NULL, DBSYNC_POLICY_LOCAL_WINS};
+	struct policy_choice *grown;
+
+	if (eq == value)
+		return usage_error(cli, command,
+				   "--policy '%s': the table name is empty",
+				   value);
+	if (strcmp(name, "callback") == 0)
+		return usage_error(cli, command,
+				   "--policy '%s': the callback policy needs a "
+				   "program (dbsync_client_on_conflict); the "
+				   "CLI offers local-wins and server-wins",
+				   value);
+	if (parse_policy_name(name, &choice.policy) != 0)
+		return usage_error(cli, command,
+				   "--policy '%s': unknown policy '%s' "
+				   "(expected local-wins, server-wins, or "
+				   "TABLE=local-wins|server-wins)",
+				   value, name);
+	if (eq != NULL &&
+	    (choice.table = strndup(value, (size_t)(eq - value))) == NULL)
+		return fail(cli, DBSYNC_NOMEM, NULL);
+	grown = realloc(cli->policies,
+			(cli->npolicies + 1) * sizeof(*cli->policies));
+	if (grown == NULL) {
+		free(choice.table);
+		return fail(cli, DBSYNC_NOMEM, NULL);
+	}
+	cli->policies = grown;
+	cli->policies[cli->npolicies++] = choice;
+	return EXIT_OK;
+}
+
+static void free_policies(struct cli *cli)
+{
+	size_t i;
+
+	for (i = 0; i < cli->npolicies; i++)
+		free(cli->policies[i].table);
+	free(cli->policies);
+	cli->policies = NULL;
+	cli->npolicies = 0;
+}
+
 /*
  * Split a command's arguments into options and operands. The global
  * options are accepted after the command too, so `dbsync pending --db
@@ -511,6 +586,14 @@ static int parse_args(struct cli *cli, const struct command *cmd, int argc,
 					"--page-size: '%s' is not a number "
 					"from 1 to 1000000000",
 					v);
+		} else if ((cmd->options & OPT_POLICY) &&
+			   take_value(cli, cmd->name, argc, argv, &i,
+				      "--policy", "a POLICY", &v, &status)) {
+			if (status != EXIT_OK)
+				return status;
+			status = add_policy(cli, cmd->name, v);
+			if (status != EXIT_OK)
+				return status;
 		} else {
 			return usage_error(cli, cmd->name,
 					   "unknown option '%s'", a);
@@ -956,6 +1039,36 @@ static const char *server_url(const struct cli *cli)
 }
 
 /*
+ * Hand the --policy choices to the handle, in command-line order. Each
+ * table must be tracked: a policy for a misspelt name would silently
+ * decide nothing.
+ */
+static int set_policies(const struct cli *cli, const struct command *cmd,
+			dbsync_client *client)
+{
+	const struct policy_choice *c;
+	int rc;
+
+	for (c = cli->policies; c < cli->policies + cli->npolicies; c++) {
+		if (c->table != NULL) {
+			rc = dbsync_client_is_tracked(client, c->table, NULL);
+			if (rc < 0)
+				return fail_client(cli, client, rc, c->table,
+						   "{");
+			if (rc == 0)
+				return usage_error(cli, cmd->name,
+						   "--policy: '%s' is not a "
+						   "tracked table",
+						   c->table);
+		}
+		rc = dbsync_client_set_policy(client, c->table, c->policy);
+		if (rc != DBSYNC_OK)
+			return fail_client(cli, client, rc, c->table, "{");
+	}
+	return EXIT_OK;
+}
+
+/*
  * Open the client database and point it at the server, for the commands
  * that talk to it: --server (or DBSYNC_SERVER) is required, --ca-file must
  * exist. `progress` (may be NULL) receives the library's progress reports.
@@ -997,8 +1110,11 @@ static int open_for_server(struct cli *cli, const struct command *cmd,
 		rc = dbsync_client_set_page_size(*out, cli->page_size);
 	if (rc == DBSYNC_OK && progress != NULL)
 		rc = dbsync_client_on_progress(*out, on_progress, progress);
-	if (rc != DBSYNC_OK) {
+	if (rc != DBSYNC_OK)
 		status = fail_client(cli, *out, rc, NULL, "{");
+	else
+		status = set_policies(cli, cmd, *out);
+	if (status != EXIT_OK) {
 		dbsync_client_free(*out);
 		*out = NULL;
 	}
@@ -1246,7 +1362,8 @@ static int cmd_register(struct cli *cli, const struct command *self,
 		rc = dbsync_client_node_id(client, &node) == 1 ? DBSYNC_OK
 							       : DBSYNC_ERROR;
 	if (rc != DBSYNC_OK) {
-		status = fail_server(cli, client, rc);
+		status = fail_server(cli, rc,
+				     dbsync_client_error_message(client), "{");
 	} else if (cli->json) {
 		printf("{\"registered\": true, \"node_id\": %" PRId64
 		       ", \"previous_node_id\": ",
@@ -1266,217 +1383,385 @@ static int cmd_register(struct cli *cli, const struct command *self,
 	return status;
 }
 
+/* ---- conflicts ----------------------------------------------------------
+ * What the pulls of pull and sync met (dbsync_client_conflicts,
+ * docs/conflicts.md). The JSON names are the library's enum names in
+ * lowercase; docs/cli.md lists them, and scripts rely on them. */
+
+struct named {
+	int value;
+	const char *json;
+	const char *human;
+};
+
+static const struct named conflict_kinds[] = {
+	{DBSYNC_CONFLICT_UPDATE_UPDATE, "update_update", "u/u"},
+	{DBSYNC_CONFLICT_UPDATE_DELETE, "update_delete", "u/d"},
+	{DBSYNC_CONFLICT_DELETE_UPDATE, "delete_update", "d/u"},
+	{DBSYNC_CONFLICT_DELETE_DELETE, "delete_delete", "d/d"},
+	{DBSYNC_CONFLICT_DEPENDENCY, "dependency", "dependency"},
+	{DBSYNC_CONFLICT_REVERSED_DEPENDENCY, "reversed_dependency",
+	 "reversed dependency"},
+	{DBSYNC_CONFLICT_INSERT_INSERT, "insert_insert", "i/i"},
+	{DBSYNC_CONFLICT_UNIQUE, "unique", "unique"},
+};
+
+static const struct named resolutions[] = {
+	{DBSYNC_RESOLUTION_KEEP_LOCAL, "keep_local", "kept local"},
+	{DBSYNC_RESOLUTION_TAKE_REMOTE, "take_remote", "took remote"},
+	{DBSYNC_RESOLUTION_KEEP_BOTH, "keep_both",
+	 "kept both (the local row moved to a new key)"},
+	{DBSYNC_RESOLUTION_MERGED, "merged", "merged"},
+};
+
+/* NULL for a value the table does not name (a resolution of 0: none). */
+static const struct named *named_find(const struct named *t, size_t n,
+				      int value)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].value == value)
+			return &t[i];
+	return NULL;
+}
+
+#define NAMED(table, value) \
+	named_find(table, sizeof(table) / sizeof(*(table)), value)
+
+static void print_named_json(const struct named *name)
+{
+	if (name != NULL)
+		printf("\"%s\"", name->json);
+	else
+		fputs("null", stdout);
+}
+
+/* Nothing when there are none, so a quiet pull stays one line. */
+static void print_conflicts_human(const dbsync_oplist *list)
+{
+	size_t i, k, ncols, n = dbsync_oplist_count(list);
+
+	if (n == 0)
+		return;
+	printf("conflicts: %zu\n", n);
+	for (i = 0; i < n; i++) {
+		int kind = dbsync_oplist_conflict_kind(list, i);
+		const struct named *kind_name = NAMED(conflict_kinds, kind);
+		const struct named *resolution =
+			NAMED(resolutions, dbsync_oplist_resolution(list, i));
+
+		printf("  %s %s ",
+		       kind_name != NULL ? kind_name->human : "conflict",
+		       dbsync_oplist_table(list, i));
+		print_pk_human(list, i);
+		if (kind != DBSYNC_CONFLICT_UNIQUE) {
+			printf(": %s\n", resolution != NULL ? resolution->human
+							    : "resolved");
+			continue;
+		}
+		/* A unique entry names the local row in the way: only the
+		 * user can say what its values should become. */
+		ncols = dbsync_oplist_conflict_column_count(list, i);
+		for (k = 0; k < ncols; k++)
+			printf("%s%s", k ? ", " : " (",
+			       dbsync_oplist_conflict_column(list, i, k));
+		printf("%s: your row holds %s the server's rows need; change "
+		       "%s and sync again\n",
+		       ncols > 0 ? ")" : "",
+		       ncols > 1 ? "values" : "a value",
+		       ncols > 1 ? "them" : "it");
+	}
+}
+
+/* The member `"conflicts": [...]`, for the caller's document. */
+static void print_conflicts_json(const dbsync_oplist *list)
+{
+	size_t i, k, ncols, n = dbsync_oplist_count(list);
+
+	fputs("\"conflicts\": [", stdout);
+	for (i = 0; i < n; i++) {
+		int kind = dbsync_oplist_conflict_kind(list, i);
+		char remote = dbsync_oplist_command(list, i);
+
+		fputs(i ? ", {\"kind\": " : "{\"kind\": ", stdout);
+		print_named_json(NAMED(conflict_kinds, kind));
+		fputs(", \"table\": ", stdout);
+		json_str(dbsync_oplist_table(list, i));
+		printf(", \"pk_type\": \"%s\", \"pk\": ",
+		       type_name(dbsync_oplist_pk_type(list, i)));
+		print_pk_json(list, i);
+		if (remote >= 'a' && remote <= 'z')
+			printf(", \"remote\": \"%c\"", remote);
+		else
+			fputs(", \"remote\": null", stdout);
+		if (kind == DBSYNC_CONFLICT_UNIQUE) {
+			ncols = dbsync_oplist_conflict_column_count(list, i);
+			fputs(", \"columns\": [", stdout);
+			for (k = 0; k < ncols; k++) {
+				if (k)
+					fputs(", ", stdout);
+				json_str(dbsync_oplist_conflict_column(list, i,
+								       k));
+			}
+			putchar(']');
+		}
+		fputs(", \"resolution\": ", stdout);
+		print_named_json(
+			NAMED(resolutions, dbsync_oplist_resolution(list, i)));
+		putchar('}');
+	}
+	putchar(']');
+}
+
+/* ---- running a server command -------------------------------------------
+ * push, pull, sync and repair share one frame: open for the server, note
+ * the version and pending count, make the library call under a progress
+ * bar, note them again and take the conflicts the call met. A failure is
+ * reported by the frame; each command prints only its own report. */
+
+struct server_run {
+	dbsync_client *client;
+	struct progress progress; /* the library holds its address */
+	int had, has; /* latest_version() before and after the call */
+	int64_t version_before, version_after;
+	size_t pending_before, pending_after;
+	uint64_t received;	  /* operations pulled; rows for a repair */
+	dbsync_oplist *conflicts; /* of the commands that merge */
+};
+
+static void server_run_free(struct server_run *run)
+{
+	dbsync_oplist_free(run->conflicts);
+	dbsync_client_free(run->client);
+}
+
+/* The commands that merge pulled changes take --policy; they are also the
+ * ones with conflicts to report. */
+static int merges(const struct command *cmd)
+{
+	return (cmd->options & OPT_POLICY) != 0;
+}
+
+/*
+ * The failure of the call, or of reading the state after it. The conflicts
+ * met are listed first, on stdout (in the error's JSON document): the pages
+ * pulled before the failure stay merged, and a unique collision is the
+ * very reason for the failure.
+ */
+static int fail_run(const struct cli *cli, const struct command *self,
+		    struct server_run *run, int code)
+{
+	char message[1024];
+
+	/* Taking the conflicts is a call on the handle: it clears the
+	 * failure's message. */
+	snprintf(message, sizeof(message), "%s",
+		 dbsync_client_error_message(run->client));
+	/* Without them (out of memory) the error is still reported. */
+	if (merges(self) && run->conflicts == NULL)
+		(void)dbsync_client_conflicts(&run->conflicts, run->client);
+	if (dbsync_oplist_count(run->conflicts) == 0)
+		return fail_server(cli, code, message, "{");
+	if (!cli->json) {
+		print_conflicts_human(run->conflicts);
+		return fail_server(cli, code, message, "{");
+	}
+	putchar('{');
+	print_conflicts_json(run->conflicts);
+	return fail_server(cli, code, message, ", ");
+}
+
+/* EXIT_OK with `run` to report and free (server_run_free), or the exit
+ * code of a failure already reported. */
+static int run_server_command(struct cli *cli, const struct command *self,
+			      int (*call)(dbsync_client *client),
+			      struct server_run *run)
+{
+	int rc, status;
+
+	memset(run, 0, sizeof(*run));
+	progress_init(&run->progress, self->name);
+	status = open_for_server(cli, self, &run->client, &run->progress);
+	if (status != EXIT_OK)
+		return status;
+	run->had = latest_version(run->client, &run->version_before);
+	rc = run->had < 0 ? run->had
+			  : count_pending(run->client, NULL,
+					  &run->pending_before);
+	if (rc == DBSYNC_OK)
+		rc = call(run->client);
+	progress_end(&run->progress);
+	run->received = progress_ops(&run->progress);
+	if (rc == DBSYNC_OK) {
+		run->has = latest_version(run->client, &run->version_after);
+		rc = run->has < 0 ? run->has
+				  : count_pending(run->client, NULL,
+						  &run->pending_after);
+	}
+	if (rc == DBSYNC_OK && merges(self))
+		rc = dbsync_client_conflicts(&run->conflicts, run->client);
+	if (rc != DBSYNC_OK) {
+		status = fail_run(cli, self, run, rc);
+		server_run_free(run);
+	}
+	return status;
+}
+
 static int cmd_push(struct cli *cli, const struct command *self,
 		    const char **operands, int noperands)
 {
-	struct progress progress;
-	dbsync_client *client;
-	size_t before = 0, after = 0;
-	int64_t version;
-	int has, rc, status;
+	struct server_run run;
+	int status;
 
 	(void)operands;
 	(void)noperands;
-	progress_init(&progress, "push");
-	status = open_for_server(cli, self, &client, &progress);
+	status = run_server_command(cli, self, dbsync_client_push, &run);
 	if (status != EXIT_OK)
 		return status;
-	rc = count_pending(client, NULL, &before);
-	if (rc == DBSYNC_OK)
-		rc = dbsync_client_push(client);
-	progress_end(&progress);
-	if (rc != DBSYNC_OK) {
-		status = fail_server(cli, client, rc);
-		dbsync_client_free(client);
-		return status;
-	}
-	has = latest_version(client, &version);
-	rc = has < 0 ? has : count_pending(client, NULL, &after);
-	if (rc != DBSYNC_OK) {
-		status = fail_client(cli, client, rc, NULL, "{");
-	} else if (cli->json) {
-		printf("{\"pushed\": %zu, \"latest_version\": ", before);
-		print_version_json(has, version);
-		printf(", \"pending\": %zu}\n", after);
+	if (cli->json) {
+		printf("{\"pushed\": %zu, \"latest_version\": ",
+		       run.pending_before);
+		print_version_json(run.has, run.version_after);
+		printf(", \"pending\": %zu}\n", run.pending_after);
 	} else {
-		if (before > 0)
-			printf("pushed %zu operation%s; now at ", before,
-			       plural(before));
+		if (run.pending_before > 0)
+			printf("pushed %zu operation%s; now at ",
+			       run.pending_before, plural(run.pending_before));
 		else
 			fputs("nothing to push; at ", stdout);
-		print_version_human(has, version);
+		print_version_human(run.has, run.version_after);
 		putchar('\n');
-		if (after > 0)
+		if (run.pending_after > 0)
 			printf("%zu operation%s written meanwhile still "
 			       "pending\n",
-			       after, plural(after));
+			       run.pending_after, plural(run.pending_after));
 	}
-	dbsync_client_free(client);
-	return status;
+	server_run_free(&run);
+	return EXIT_OK;
 }
 
 static int cmd_pull(struct cli *cli, const struct command *self,
 		    const char **operands, int noperands)
 {
-	struct progress progress;
-	dbsync_client *client;
-	int64_t before = 0, after = 0;
-	int had, has, rc, status;
-	uint64_t pulled;
+	struct server_run run;
+	int status;
 
 	(void)operands;
 	(void)noperands;
-	progress_init(&progress, "pull");
-	status = open_for_server(cli, self, &client, &progress);
+	status = run_server_command(cli, self, dbsync_client_pull, &run);
 	if (status != EXIT_OK)
 		return status;
-	had = latest_version(client, &before);
-	rc = had < 0 ? had : dbsync_client_pull(client);
-	progress_end(&progress);
-	if (rc != DBSYNC_OK) {
-		status = fail_server(cli, client, rc);
-		dbsync_client_free(client);
-		return status;
-	}
-	pulled = progress_ops(&progress);
-	has = latest_version(client, &after);
-	if (has < 0) {
-		status = fail_client(cli, client, has, NULL, "{");
-	} else if (cli->json) {
+	if (cli->json) {
 		printf("{\"pulled\": %" PRIu64 ", \"latest_version\": ",
-		       pulled);
-		print_version_json(has, after);
+		       run.received);
+		print_version_json(run.has, run.version_after);
 		fputs(", \"previous_version\": ", stdout);
-		print_version_json(had, before);
+		print_version_json(run.had, run.version_before);
+		fputs(", ", stdout);
+		print_conflicts_json(run.conflicts);
 		fputs("}\n", stdout);
-	} else if (pulled == 0 && has == had && after == before) {
+	} else if (run.received == 0 && run.has == run.had &&
+		   run.version_after == run.version_before) {
 		fputs("already up to date (", stdout);
-		print_version_human(has, after);
+		print_version_human(run.has, run.version_after);
 		fputs(")\n", stdout);
 	} else {
-		printf("pulled %" PRIu64 " operation%s; now at ", pulled,
-		       plural(pulled));
-		print_version_human(has, after);
-		print_was_human(had, before);
+		printf("pulled %" PRIu64 " operation%s; now at ", run.received,
+		       plural(run.received));
+		print_version_human(run.has, run.version_after);
+		print_was_human(run.had, run.version_before);
 		putchar('\n');
+		print_conflicts_human(run.conflicts);
 	}
-	dbsync_client_free(client);
-	return status;
+	server_run_free(&run);
+	return EXIT_OK;
+}
+
+/* Push; when the server is ahead (pull required) pull, then push again:
+ * the library's loop, with its repair when a pull needs one, and its
+ * default number of rounds. */
+static int sync_rounds(dbsync_client *client)
+{
+	return dbsync_client_sync(client, 0);
 }
 
 static int cmd_sync(struct cli *cli, const struct command *self,
 		    const char **operands, int noperands)
 {
-	struct progress progress;
-	dbsync_client *client;
-	size_t pushed = 0, after = 0;
-	int64_t before_v = 0, after_v = 0;
-	int had, has, rc, status;
-	uint64_t pulled;
+	struct server_run run;
+	int status;
 
 	(void)operands;
 	(void)noperands;
-	progress_init(&progress, "sync");
-	status = open_for_server(cli, self, &client, &progress);
+	status = run_server_command(cli, self, sync_rounds, &run);
 	if (status != EXIT_OK)
 		return status;
-	had = latest_version(client, &before_v);
-	rc = had < 0 ? had : count_pending(client, NULL, &pushed);
-	/* push; when the server is ahead (pull required) pull, then push
-	 * again — the library's loop, with its repair when a pull needs
-	 * one. */
-	if (rc == DBSYNC_OK)
-		rc = dbsync_client_sync(client, 0);
-	progress_end(&progress);
-	if (rc != DBSYNC_OK) {
-		status = fail_server(cli, client, rc);
-		dbsync_client_free(client);
-		return status;
-	}
-	pulled = progress_ops(&progress);
-	has = latest_version(client, &after_v);
-	rc = has < 0 ? has : count_pending(client, NULL, &after);
-	if (rc != DBSYNC_OK) {
-		status = fail_client(cli, client, rc, NULL, "{");
-	} else if (cli->json) {
+	if (cli->json) {
 		printf("{\"pushed\": %zu, \"pulled\": %" PRIu64
 		       ", \"latest_version\": ",
-		       pushed, pulled);
-		print_version_json(has, after_v);
+		       run.pending_before, run.received);
+		print_version_json(run.has, run.version_after);
 		fputs(", \"previous_version\": ", stdout);
-		print_version_json(had, before_v);
-		printf(", \"pending\": %zu}\n", after);
+		print_version_json(run.had, run.version_before);
+		printf(", \"pending\": %zu, ", run.pending_after);
+		print_conflicts_json(run.conflicts);
+		fputs("}\n", stdout);
 	} else {
-		if (pulled > 0)
+		if (run.received > 0)
 			printf("the server was ahead (pull required): pulled "
 			       "%" PRIu64 " operation%s first\n",
-			       pulled, plural(pulled));
-		if (pushed > 0)
-			printf("pushed %zu operation%s\n", pushed,
-			       plural(pushed));
+			       run.received, plural(run.received));
+		print_conflicts_human(run.conflicts);
+		if (run.pending_before > 0)
+			printf("pushed %zu operation%s\n", run.pending_before,
+			       plural(run.pending_before));
 		else
 			fputs("nothing to push\n", stdout);
 		fputs("in sync at ", stdout);
-		print_version_human(has, after_v);
-		print_was_human(had, before_v);
-		if (after > 0)
+		print_version_human(run.has, run.version_after);
+		print_was_human(run.had, run.version_before);
+		if (run.pending_after > 0)
 			printf("; %zu operation%s written meanwhile still "
 			       "pending\n",
-			       after, plural(after));
+			       run.pending_after, plural(run.pending_after));
 		else
 			fputs(", nothing pending\n", stdout);
 	}
-	dbsync_client_free(client);
-	return status;
+	server_run_free(&run);
+	return EXIT_OK;
 }
 
 static int cmd_repair(struct cli *cli, const struct command *self,
 		      const char **operands, int noperands)
 {
-	struct progress progress;
-	dbsync_client *client;
-	size_t pending = 0;
-	int64_t version = 0;
-	int has, rc, status;
-	uint64_t rows;
+	struct server_run run;
+	int status;
 
 	(void)operands;
 	(void)noperands;
-	progress_init(&progress, "repair");
-	status = open_for_server(cli, self, &client, &progress);
+	status = run_server_command(cli, self, dbsync_client_repair, &run);
 	if (status != EXIT_OK)
 		return status;
-	rc = dbsync_client_repair(client);
-	progress_end(&progress);
-	if (rc != DBSYNC_OK) {
-		status = fail_server(cli, client, rc);
-		dbsync_client_free(client);
-		return status;
-	}
-	rows = progress_ops(&progress);
-	has = latest_version(client, &version);
-	rc = has < 0 ? has : count_pending(client, NULL, &pending);
-	if (rc != DBSYNC_OK) {
-		status = fail_client(cli, client, rc, NULL, "{");
-	} else if (cli->json) {
+	if (cli->json) {
 		printf("{\"repaired\": true, \"rows\": %" PRIu64
 		       ", \"latest_version\": ",
-		       rows);
-		print_version_json(has, version);
-		printf(", \"pending\": %zu}\n", pending);
+		       run.received);
+		print_version_json(run.has, run.version_after);
+		printf(", \"pending\": %zu}\n", run.pending_after);
 	} else {
 		printf("repaired: the tracked tables hold the server's copy "
 		       "(%" PRIu64 " row%s received) at ",
-		       rows, plural(rows));
-		print_version_human(has, version);
+		       run.received, plural(run.received));
+		print_version_human(run.has, run.version_after);
 		putchar('\n');
-		if (pending > 0)
+		if (run.pending_after > 0)
 			printf("%zu pending operation%s kept (local rows "
 			       "unchanged, still to push)\n",
-			       pending, plural(pending));
+			       run.pending_after, plural(run.pending_after));
 	}
-	dbsync_client_free(client);
-	return status;
+	server_run_free(&run);
+	return EXIT_OK;
 }
 
 /* ---- status ------------------------------------------------------------ */
@@ -1842,24 +2127,32 @@ static const struct command commands[] = {
 	 "merged yet: run 'sync' (or pull, then push). Exit 9 if the database\n"
 	 "is not registered.\n",
 	 0, 0, 1, cmd_push},
-	{"pull", "pull [--page-size N]",
+	{"pull", "pull [--page-size N] [--policy POLICY]...",
 	 "Fetch and merge every server version this database has not merged,\n"
 	 "page by page, each page in one transaction; an interrupted pull\n"
 	 "resumes where it stopped. A row changed both here (still pending)\n"
-	 "and on the server is resolved as docs/conflicts.md says (by\n"
-	 "default the local change wins).\n"
+	 "and on the server is a conflict, resolved by the table's policy\n"
+	 "(docs/conflicts.md); every conflict met is listed after the report.\n"
 	 "\n"
-	 "  --page-size N   at most N operations per page (the server may cap\n"
-	 "                  it; default: the server's)\n"
+	 "  --page-size N          at most N operations per page (the server\n"
+	 "                         may cap it; default: the server's)\n"
+	 "  --policy local-wins    the local change wins (default)\n"
+	 "  --policy server-wins   the server's row wins, the local change is\n"
+	 "                         dropped\n"
+	 "  --policy TABLE=POLICY  that policy for one tracked table only\n"
+	 "                         (repeatable)\n"
 	 "\n"
 	 "Exit 11 (repair required) when the server no longer has the history\n"
-	 "this database needs: run 'repair'.\n",
-	 OPT_PAGE_SIZE, 0, 1, cmd_pull},
-	{"sync", "sync [--page-size N]",
+	 "this database needs: run 'repair'. Exit 12 when local rows hold\n"
+	 "values that pulled rows need on a unique constraint: they are\n"
+	 "listed, nothing is changed; change them and sync again.\n",
+	 OPT_PAGE_SIZE | OPT_POLICY, 0, 1, cmd_pull},
+	{"sync", "sync [--page-size N] [--policy POLICY]...",
 	 "Push; when the server is ahead (pull required), pull and push again,\n"
 	 "up to 5 rounds; a pull that needs a repair repairs first. The\n"
-	 "output says what was pulled and pushed. --page-size as for pull.\n",
-	 OPT_PAGE_SIZE, 0, 1, cmd_sync},
+	 "output says what was pulled and pushed, and lists the conflicts\n"
+	 "met. --page-size and --policy as for pull.\n",
+	 OPT_PAGE_SIZE | OPT_POLICY, 0, 1, cmd_sync},
 	{"repair", "repair [--page-size N]",
 	 "Replace the tracked tables' contents with the server's copy, for\n"
 	 "recovery or when the server trimmed history this database still\n"
@@ -1885,7 +2178,7 @@ static const char exit_codes_help[] =
 	"Exit codes:\n"
 	"   0  success\n"
 	"   1  other error\n"
-	"   2  usage error or invalid argument\n"
+	"   2  usage error or invalid argument (a bad --policy, ...)\n"
 	"   3  not found (database file, table, CA or token file)\n"
 	"   4  schema: the table cannot be tracked (no primary key, ...)\n"
 	"   5  database error (not a database, I/O, corrupt)\n"
@@ -1898,7 +2191,9 @@ static const char exit_codes_help[] =
 	"      signature\n"
 	"  11  repair required: the server trimmed history; run repair\n"
 	"  12  conflict: the server refused the changes (conflict, unique\n"
-	"      constraint, rejected by a server hook)\n";
+	"      constraint, rejected by a server hook), or a pull met local\n"
+	"      rows holding values that pulled rows need on a unique\n"
+	"      constraint (listed; nothing changed)\n";
 
 static const char options_help[] =
 	"Options (before or after the command):\n"
@@ -2018,5 +2313,6 @@ int main(int argc, char **argv)
 	if (status == EXIT_OK)
 		status = cmd->run(&cli, cmd, operands, noperands);
 	free(operands);
+	free_policies(&cli);
 	return status;
 }

@@ -46,6 +46,8 @@ expect() {
 # the run goes on, so one run reports every broken expectation.
 stdout_has() { grep -qF -- "$1" "$out" || { fail "stdout lacks '$1'"; return 0; }; ok; }
 stderr_has() { grep -qF -- "$1" "$err" || { fail "stderr lacks '$1'"; return 0; }; ok; }
+# stdout_line N TEXT: line N of stdout is exactly TEXT.
+stdout_line() { [ "$(sed -n "$1p" "$out")" = "$2" ] || { fail "stdout line $1 is not '$2'"; return 0; }; ok; }
 stdout_lacks() { ! grep -qF -- "$1" "$out" || { fail "stdout has '$1'"; return 0; }; ok; }
 stderr_empty() { [ ! -s "$err" ] || { fail "stderr is not empty"; return 0; }; ok; }
 # json_check PYTHON-EXPR: stdout is one JSON document `d` and EXPR holds.
@@ -250,6 +252,9 @@ stdout_has "usage: dbsync --db FILE --server URL [--ca-file FILE] [--json] push"
 stdout_has "  8  pull required"
 expect 0 "pull --help" -- help pull
 stdout_has "--page-size N"
+stdout_has "--policy TABLE=POLICY"
+expect 0 "sync --help" -- sync --help
+stdout_has "sync [--page-size N] [--policy POLICY]..."
 expect 0 "register --help" -- register -h
 stdout_has "--token-file FILE"
 
@@ -325,8 +330,11 @@ new_client() {
 }
 # The server's and a client's rows, to compare.
 rows() { sqlite3 "$1" "SELECT 'c', * FROM city ORDER BY id; SELECT 'p', * FROM person ORDER BY id;"; }
+# same_rows A B [ROWS]: the databases' rows as the function ROWS (default
+# rows) prints them are the same.
 same_rows() {
-	if [ "$(rows "$1")" = "$(rows "$2")" ]; then ok; else
+	local show=${3:-rows}
+	if [ "$("$show" "$1")" = "$("$show" "$2")" ]; then ok; else
 		fail "$1 and $2 differ"
 	fi
 }
@@ -437,7 +445,7 @@ stdout_has "pulled 1 operation; now at version 4 (was 3)"
 expect 0 "pull, up to date" -- --db a.db pull
 stdout_has "already up to date (version 4)"
 expect 0 "json pull, up to date" -- --db a.db --json pull
-json_check 'd == {"pulled": 0, "latest_version": 4, "previous_version": 4}'
+json_check 'd == {"pulled": 0, "latest_version": 4, "previous_version": 4, "conflicts": []}'
 same_rows a.db open.db
 same_rows b.db open.db
 
@@ -478,6 +486,152 @@ expect 12 "a push the server cannot apply" -- --db c.db --server "$strict_url" p
 error_line
 expect 12 "json conflict" -- --db c.db --server "$strict_url" --json push
 json_check 'd["error"]["name"] in ("CONFLICT", "UNIQUE_CONFLICT")'
+
+# ---- conflicts met by pull and sync; --policy ----
+# Two clients of a server of their own. A table whose name has quotes and a
+# tab, with a text key that has a quote and a non-ASCII letter, checks how
+# they are escaped; member's unique email gives the unique collision.
+cat >conflict_schema.sql <<'SQL'
+CREATE TABLE IF NOT EXISTS city (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS member (id INTEGER PRIMARY KEY,
+                                   email TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS "odd ""name""	tab" (k TEXT PRIMARY KEY, v TEXT);
+SQL
+odd='odd "name"	tab'
+odd_sql='"odd ""name""	tab"'
+conflict_rows() {
+	sqlite3 "$1" "SELECT 'c', * FROM city ORDER BY id; SELECT 'm', * FROM member ORDER BY id;
+	              SELECT 'o', * FROM $odd_sql ORDER BY k;"
+}
+# value DB SQL: what the query reads.
+value() { sqlite3 "$1" "$2"; }
+is() { if [ "$1" = "$2" ]; then ok; else fail "$3: '$1', expected '$2'"; fi; }
+start_server conflicts --schema conflict_schema.sql --track-all --registration open
+export DBSYNC_SERVER=$url
+for c in ka kb; do
+	sqlite3 -bail "$c.db" <conflict_schema.sql
+	"$cli" --db "$c.db" track city member "$odd" >/dev/null
+	"$cli" --db "$c.db" register >/dev/null
+done
+sqlite3 ka.db "INSERT INTO city VALUES (1, 'Oslo'); INSERT INTO $odd_sql VALUES ('it''s ü', 'x');"
+"$cli" --db ka.db sync >/dev/null
+"$cli" --db kb.db sync >/dev/null
+# both_edit A-CITY A-V B-CITY B-V: ka edits city 1 and the odd row and
+# syncs; kb edits them too, offline.
+both_edit() {
+	sqlite3 ka.db "UPDATE city SET name = '$1' WHERE id = 1; UPDATE $odd_sql SET v = '$2'"
+	"$cli" --db ka.db sync >/dev/null
+	sqlite3 kb.db "UPDATE city SET name = '$3' WHERE id = 1; UPDATE $odd_sql SET v = '$4'"
+}
+
+# Local wins (the default): listed after the pull that met them.
+both_edit 'Oslo A' A 'Oslo B' B
+expect 0 "sync meets u/u conflicts" -- --db kb.db sync
+stdout_line 1 "the server was ahead (pull required): pulled 2 operations first"
+stdout_line 2 "conflicts: 2"
+stdout_has "  u/u city 1: kept local"
+# Names are printed as they are, keys as SQL literals (as pending does).
+stdout_has "  u/u $odd 'it''s ü': kept local"
+stdout_has "pushed 2 operations"
+stderr_empty
+is "$(value kb.db "SELECT name FROM city WHERE id = 1")" "Oslo B" "local wins keeps kb's city"
+"$cli" --db ka.db pull >/dev/null
+same_rows ka.db conflicts.db conflict_rows
+same_rows kb.db conflicts.db conflict_rows
+expect 0 "a pull without conflicts lists none" -- --db kb.db pull
+stdout_lacks "conflicts"
+
+both_edit 'Oslo C' C 'Oslo D' D
+expect 0 "json pull lists the conflicts" -- --db kb.db --json pull --policy local-wins
+json_check 'd["pulled"] == 2 and sorted(d["conflicts"], key=lambda c: c["table"]) == [{"kind": "update_update", "table": "city", "pk_type": "integer", "pk": 1, "remote": "u", "resolution": "keep_local"}, {"kind": "update_update", "table": "odd \"name\"\ttab", "pk_type": "text", "pk": "it\u0027s ü", "remote": "u", "resolution": "keep_local"}]'
+stderr_empty
+# The report is handed over once: the next command starts a new one.
+expect 0 "json sync after the pull" -- --db kb.db --json sync
+json_check 'd["pushed"] == 2 and d["pulled"] == 0 and d["conflicts"] == []'
+"$cli" --db ka.db pull >/dev/null
+
+# Server wins, for every table: kb ends with ka's rows, nothing pending.
+both_edit 'Oslo E' E 'Oslo F' F
+expect 0 "sync --policy server-wins" -- --db kb.db --json sync --policy server-wins
+json_check 'd["pending"] == 0 and sorted((c["table"], c["resolution"]) for c in d["conflicts"]) == [("city", "take_remote"), ("odd \"name\"\ttab", "take_remote")]'
+is "$(value kb.db "SELECT name FROM city WHERE id = 1")" "Oslo E" "server-wins takes the server's city"
+same_rows kb.db conflicts.db conflict_rows
+same_rows ka.db conflicts.db conflict_rows
+# Server wins as the default, local wins for city: the table's own policy
+# decides for it, whatever the order.
+both_edit 'Oslo G' G 'Oslo H' H
+expect 0 "sync with a policy per table" -- --db kb.db sync --policy "city=local-wins" --policy server-wins
+stdout_has "  u/u city 1: kept local"
+stdout_has "  u/u $odd 'it''s ü': took remote"
+is "$(value kb.db "SELECT name FROM city WHERE id = 1")" "Oslo H" "city=local-wins keeps kb's city"
+is "$(value kb.db "SELECT v FROM $odd_sql")" "G" "the default server-wins takes the server's row"
+"$cli" --db ka.db pull >/dev/null
+same_rows ka.db conflicts.db conflict_rows
+same_rows kb.db conflicts.db conflict_rows
+# A table name holding '=' is the part before the last one.
+sqlite3 kb.db 'CREATE TABLE "a=b" (id INTEGER PRIMARY KEY)'
+"$cli" --db kb.db track 'a=b' >/dev/null
+expect 0 "a policy for a table named with '='" -- --db kb.db pull --policy 'a=b=server-wins'
+
+# A bad --policy is a usage error and changes nothing.
+sqlite3 kb.db "UPDATE city SET name = 'Oslo pending' WHERE id = 1"
+sqlite3 ka.db "UPDATE city SET name = 'Oslo ahead' WHERE id = 1"
+"$cli" --db ka.db sync >/dev/null
+before=$(sha256sum <kb.db)
+expect 2 "unknown policy" -- --db kb.db sync --policy remote-wins
+error_line
+stderr_has "--policy 'remote-wins': unknown policy 'remote-wins' (expected local-wins, server-wins, or TABLE=local-wins|server-wins)"
+stderr_has "Try 'dbsync sync --help'."
+expect 2 "unknown policy for a table" -- --db kb.db pull --policy city=server-win
+stderr_has "unknown policy 'server-win'"
+expect 2 "the callback policy" -- --db kb.db pull --policy callback
+stderr_has "the callback policy needs a program"
+expect 2 "a policy without a table name" -- --db kb.db sync --policy =server-wins
+stderr_has "--policy '=server-wins': the table name is empty"
+expect 2 "a table without a policy" -- --db kb.db sync --policy city=
+expect 2 "--policy without a value" -- --db kb.db sync --policy
+stderr_has "--policy needs a POLICY"
+expect 2 "a policy for an untracked table" -- --db kb.db sync --policy citty=server-wins
+stderr_has "--policy: 'citty' is not a tracked table"
+expect 2 "a good policy, then an untracked table" -- --db kb.db sync --policy server-wins --policy nosuch=local-wins
+expect 2 "--policy on push" -- --db kb.db push --policy server-wins
+stderr_has "unknown option '--policy'"
+expect 2 "--policy on repair" -- --db kb.db repair --policy server-wins
+expect 2 "json bad policy" -- --db kb.db --json pull --policy 'server wins'
+json_check 'd["error"]["name"] == "INVALID" and "server wins" in d["error"]["message"] and "conflicts" not in d'
+is "$(sha256sum <kb.db)" "$before" "a bad --policy changed the database"
+expect 0 "then a good one" -- --db kb.db sync --policy server-wins
+is "$(value kb.db "SELECT name FROM city WHERE id = 1")" "Oslo ahead" "server-wins after the usage errors"
+
+# A unique collision: kb's offline member 7 holds the email of ka's member
+# 5. The pull stops before changing anything (exit 12) and lists the row.
+sqlite3 ka.db "INSERT INTO member VALUES (5, 'dup@')"
+"$cli" --db ka.db sync >/dev/null
+sqlite3 kb.db "INSERT INTO member VALUES (7, 'dup@')"
+before=$(sha256sum <kb.db)
+expect 12 "pull meets a unique collision" -- --db kb.db pull
+stdout_line 1 "conflicts: 1"
+stdout_line 2 "  unique member 7 (email): your row holds a value the server's rows need; change it and sync again"
+error_line
+stderr_has "unique constraint"
+is "$(sha256sum <kb.db)" "$before" "the failed pull changed the database"
+# sync's refused push writes its own bookkeeping, so compare rows there.
+before=$(conflict_rows kb.db)
+expect 12 "json sync meets a unique collision" -- --db kb.db --json sync --policy server-wins
+json_check 'd["conflicts"] == [{"kind": "unique", "table": "member", "pk_type": "integer", "pk": 7, "remote": "i", "columns": ["email"], "resolution": None}]'
+json_check 'd["error"] == {"code": -14, "name": "UNIQUE_CONFLICT", "message": d["error"]["message"]} and "unique constraint" in d["error"]["message"]'
+is "$(conflict_rows kb.db)" "$before" "the failed sync changed the rows"
+expect 0 "the member is still pending" -- --db kb.db --json pending
+json_check '[(o["table"], o["op"], o["pk"]) for o in d["operations"]] == [("member", "i", 7)]'
+# The user renames the row; the next sync goes through.
+sqlite3 kb.db "UPDATE member SET email = 'dup2@' WHERE id = 7"
+expect 0 "sync after the rename" -- --db kb.db sync
+stdout_lacks "conflicts"
+stdout_has "nothing pending"
+"$cli" --db ka.db pull >/dev/null
+same_rows ka.db conflicts.db conflict_rows
+same_rows kb.db conflicts.db conflict_rows
+is "$(value conflicts.db "SELECT group_concat(id || ' ' || email, ', ') FROM member")" "5 dup@, 7 dup2@" "the members on the server"
 
 # ---- TLS: an untrusted certificate is exit 7; --ca-file trusts it ----
 if command -v openssl >/dev/null; then
