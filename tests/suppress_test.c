@@ -117,11 +117,43 @@ TEST(rolled_back_library_write_leaves_nothing)
 	ASSERT_EQ_STR(th_pending_str(c), "");
 }
 
+/*
+ * A merge drops pending entries inside its suppressed transaction (a
+ * resolved conflict). Dropping the newest one must not let the library's
+ * own writes take its seq back, below the mark, and stay pending: a
+ * phantom insert there became an insert/insert conflict on the next page
+ * and a duplicated row.
+ */
+TEST(dropping_the_newest_pending_entry_keeps_library_writes_out)
+{
+	dbsync_client *c = tracked_city();
+	sqlite3 *app = th_db_open(th_path("c.db"));
+	sqlite3 *db = dbsync__client_db(c);
+	dbsync__error err = {0};
+	int64_t mark;
+
+	th_exec(app, "INSERT INTO city VALUES (1, 'Oslo');"
+		     "DELETE FROM city WHERE id = 1;"
+		     "INSERT INTO city VALUES (2, 'Turku')");
+	th_exec(db, "BEGIN IMMEDIATE");
+	ASSERT_OK(dbsync__capture_suppress_begin(db, &mark, &err));
+	th_exec(db, "DELETE FROM dbsync_log WHERE pk = 2;"
+		    "INSERT INTO city VALUES (3, 'Lund');"
+		    "UPDATE city SET name = 'Åbo' WHERE id = 2");
+	ASSERT_OK(dbsync__capture_suppress_end(db, mark, &err));
+	th_exec(db, "COMMIT");
+	ASSERT_EQ_STR(th_pending_str(c), "");
+	/* The application's next write is captured as ever. */
+	th_exec(app, "INSERT INTO city VALUES (4, 'Riga')");
+	ASSERT_EQ_STR(th_pending_str(c), "city:i:4");
+}
+
 static const th_case cases[] = {
 	CASE(library_writes_are_not_captured),
 	CASE(earlier_pending_operations_survive_suppression),
 	CASE(other_connections_keep_capturing),
 	CASE(suppression_needs_a_transaction),
 	CASE(rolled_back_library_write_leaves_nothing),
+	CASE(dropping_the_newest_pending_entry_keeps_library_writes_out),
 };
 TH_MAIN(cases)

@@ -293,17 +293,22 @@ int dbsync__capture_suppress_begin(sqlite3 *db, int64_t *mark,
 		return dbsync__error_set(err, DBSYNC_ERROR,
 					 "capture suppression needs an open "
 					 "write transaction");
-	rc = dbsync__sql_prepare(db, "SELECT coalesce(max(seq), 0) FROM dbsync_log",
-				 &st, err, "cannot read the operations log");
+	/* The mark is an entry of its own on top of the log: seq is a rowid
+	 * (max + 1), so once the caller drops the newest pending entries, a
+	 * trigger would reuse their numbers below a mark merely read. The
+	 * entry names no table and no operation: every reader skips it. */
+	rc = dbsync__sql_prepare(db,
+				 "INSERT INTO dbsync_log(seq) SELECT"
+				 " coalesce(max(seq), 0) + 1 FROM dbsync_log",
+				 &st, err, "cannot mark the operations log");
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*mark = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
+	if (rc != SQLITE_DONE)
 		return dbsync__error_sqlite(err, db, rc,
-					    "cannot read the operations log");
+					    "cannot mark the operations log");
+	*mark = sqlite3_last_insert_rowid(db);
 	return 0;
 }
 
@@ -313,7 +318,7 @@ int dbsync__capture_suppress_end(sqlite3 *db, int64_t mark,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = dbsync__sql_prepare(db, "DELETE FROM dbsync_log WHERE seq > ?1",
+	rc = dbsync__sql_prepare(db, "DELETE FROM dbsync_log WHERE seq >= ?1",
 				 &st, err, "cannot clean the operations log");
 	if (rc)
 		return rc;

@@ -35,10 +35,12 @@ int dbsync__capture_refresh(sqlite3 *db, dbsync__error *err);
  * Rather than switching triggers off, which other connections would see, the
  * library lets them log and removes what they logged before committing:
  * inside one write transaction nobody else can write, so every log entry
- * above the mark taken at the start is the library's own.
+ * above the mark set at the start is the library's own.
  *
- * begin: inside a write transaction, remember the log's high mark.
- * end:   still inside it, delete the entries logged since.
+ * begin: inside a write transaction, put a mark entry on top of the log
+ *        (no table, no operation) and return its seq: entries before the
+ *        caller's changes are below it, whatever the caller deletes.
+ * end:   still inside it, delete the mark and the entries logged since.
  */
 int dbsync__capture_suppress_begin(sqlite3 *db, int64_t *mark,
 				   dbsync__error *err);
