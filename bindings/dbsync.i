@@ -34,6 +34,7 @@ typedef struct DbsyncClient {
 	int busy; /* calls in flight (with the GIL released) */
 #ifdef SWIGPYTHON
 	PyObject *progress;
+	PyObject *conflict; /* the package's wrapper around on_conflict's fn */
 #endif
 } DbsyncClient;
 
@@ -178,6 +179,217 @@ static int dbs_progress_cb(uint64_t bytes_done, uint64_t bytes_total,
 	return rc;
 }
 
+/* ---- Python: the conflict callback -------------------------------------
+ *
+ * It runs inside the pull's write transaction, which released the GIL. The
+ * function held by the client is the package's wrapper around the user's
+ * (dbsync.Client.on_conflict), called as
+ *   fn(kind, table, op, is_choice, resolution, columns, pk, local, remote)
+ * with `columns` a tuple of names (the key first) and `local`/`remote`
+ * tuples of values in that order, None for a side that deleted the row. It
+ * answers 0, DBSYNC_RESOLUTION_KEEP_LOCAL or _TAKE_REMOTE, or a list of
+ * (column index, value) pairs: the merged row's changes, set here with
+ * dbsync_conflict_set_* before answering DBSYNC_RESOLUTION_MERGED. An
+ * exception (the user's, or a set_* failure raised as dbsync.Error) is kept
+ * and the callback answers -1: the pull fails with DBSYNC_CALLBACK, rolls
+ * its page back, and the wrapper re-raises the kept exception. */
+static PyObject *dbs_conflict_value(const dbsync_conflict *c,
+				    dbsync_side side, size_t k)
+{
+	size_t n = 0;
+	const void *p;
+
+	switch (dbsync_conflict_type(c, side, k)) {
+	case DBSYNC_TYPE_INTEGER:
+		return PyLong_FromLongLong(dbsync_conflict_int(c, side, k));
+	case DBSYNC_TYPE_FLOAT:
+		return PyFloat_FromDouble(dbsync_conflict_float(c, side, k));
+	case DBSYNC_TYPE_TEXT:
+		p = dbsync_conflict_bytes(c, side, k, &n);
+		return PyUnicode_DecodeUTF8(p ? p : "", (Py_ssize_t)n,
+					    "surrogateescape");
+	case DBSYNC_TYPE_BLOB:
+		p = dbsync_conflict_bytes(c, side, k, &n);
+		return PyBytes_FromStringAndSize(p ? p : "", (Py_ssize_t)n);
+	default:
+		Py_RETURN_NONE;
+	}
+}
+
+/* One side's row as a tuple, None if that side deleted it. */
+static PyObject *dbs_conflict_row(const dbsync_conflict *c, dbsync_side side)
+{
+	size_t k, n = dbsync_conflict_column_count(c);
+	PyObject *row;
+
+	if (!dbsync_conflict_has_row(c, side))
+		Py_RETURN_NONE;
+	row = PyTuple_New((Py_ssize_t)n);
+	for (k = 0; row && k < n; k++) {
+		PyObject *v = dbs_conflict_value(c, side, k);
+		if (!v) {
+			Py_CLEAR(row);
+			break;
+		}
+		PyTuple_SET_ITEM(row, (Py_ssize_t)k, v);
+	}
+	return row;
+}
+
+static PyObject *dbs_conflict_columns(const dbsync_conflict *c)
+{
+	size_t k, n = dbsync_conflict_column_count(c);
+	PyObject *cols = PyTuple_New((Py_ssize_t)n);
+
+	for (k = 0; cols && k < n; k++) {
+		const char *name = dbsync_conflict_column(c, k);
+		PyObject *s = PyUnicode_DecodeUTF8(name ? name : "",
+						   (Py_ssize_t)strlen(name ? name : ""),
+						   "surrogateescape");
+		if (!s) {
+			Py_CLEAR(cols);
+			break;
+		}
+		PyTuple_SET_ITEM(cols, (Py_ssize_t)k, s);
+	}
+	return cols;
+}
+
+/* Set column `k` of the merged row to `v` (None, int, float, str or
+ * bytes). 0, a negative dbsync code, or 1 with a Python error set. */
+static int dbs_conflict_set(dbsync_conflict *c, size_t k, PyObject *v)
+{
+	if (v == Py_None)
+		return dbsync_conflict_set_null(c, k);
+	if (PyLong_Check(v)) {
+		long long i = PyLong_AsLongLong(v);
+		if (i == -1 && PyErr_Occurred())
+			return 1;
+		return dbsync_conflict_set_int(c, k, (int64_t)i);
+	}
+	if (PyFloat_Check(v))
+		return dbsync_conflict_set_float(c, k, PyFloat_AS_DOUBLE(v));
+	if (PyUnicode_Check(v)) {
+		PyObject *b = PyUnicode_AsEncodedString(v, "utf-8",
+							"surrogateescape");
+		int r;
+		if (!b)
+			return 1;
+		if (memchr(PyBytes_AS_STRING(b), 0,
+			   (size_t)PyBytes_GET_SIZE(b)))
+			r = dbs_error(DBSYNC_INVALID,
+				      "a text value of the merged row contains "
+				      "a NUL character");
+		else
+			r = dbsync_conflict_set_text(c, k,
+						     PyBytes_AS_STRING(b));
+		Py_DECREF(b);
+		return r;
+	}
+	if (PyBytes_Check(v))
+		return dbsync_conflict_set_blob(c, k, PyBytes_AS_STRING(v),
+						(size_t)PyBytes_GET_SIZE(v));
+	PyErr_Format(PyExc_TypeError,
+		     "a value of the merged row must be None, int, float, str "
+		     "or bytes, not %.100s", Py_TYPE(v)->tp_name);
+	return 1;
+}
+
+/* The merged row's changes: a sequence of (column index, value). */
+static int dbs_conflict_merge(dbsync_conflict *c, PyObject *changes)
+{
+	PyObject *seq = PySequence_Fast(changes, "merged row changes must be "
+						 "a sequence");
+	Py_ssize_t i, n;
+	int r = 0;
+
+	if (!seq)
+		return 1;
+	n = PySequence_Fast_GET_SIZE(seq);
+	for (i = 0; i < n && r == 0; i++) {
+		PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+		Py_ssize_t k;
+		if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+			PyErr_SetString(PyExc_TypeError,
+					"merged row changes must be (column "
+					"index, value) pairs");
+			r = 1;
+			break;
+		}
+		k = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+		if (k == -1 && PyErr_Occurred()) {
+			r = 1;
+			break;
+		}
+		if (k < 0)
+			r = dbs_error(DBSYNC_INVALID,
+				      "merged row column index is negative");
+		else
+			r = dbs_conflict_set(c, (size_t)k,
+					     PyTuple_GET_ITEM(pair, 1));
+	}
+	Py_DECREF(seq);
+	return r;
+}
+
+static int dbs_conflict_cb(dbsync_conflict *c, void *payload)
+{
+	DbsyncClient *w = payload;
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *fn = w->conflict, *args = NULL, *r = NULL;
+	PyObject *cols, *pk, *local, *remote;
+	char op[2] = {dbsync_conflict_remote_command(c), 0};
+	int rc = 0;
+
+	if (dbs_exception_pending()) {
+		rc = -1; /* an earlier callback failed: stop */
+		goto done;
+	}
+	if (!fn)
+		goto done;
+	Py_INCREF(fn);
+	cols = dbs_conflict_columns(c);
+	pk = dbs_conflict_value(c, DBSYNC_SIDE_LOCAL, 0);
+	local = dbs_conflict_row(c, DBSYNC_SIDE_LOCAL);
+	remote = dbs_conflict_row(c, DBSYNC_SIDE_REMOTE);
+	if (cols && pk && local && remote)
+		args = Py_BuildValue("(issiiOOOO)", dbsync_conflict_kind(c),
+				     dbsync_conflict_table(c), op,
+				     dbsync_conflict_is_choice(c),
+				     dbsync_conflict_resolution(c), cols, pk,
+				     local, remote);
+	Py_XDECREF(cols);
+	Py_XDECREF(pk);
+	Py_XDECREF(local);
+	Py_XDECREF(remote);
+	if (args)
+		r = PyObject_CallObject(fn, args);
+	Py_DECREF(fn);
+	if (!r) {
+		rc = -1;
+	} else if (PyLong_Check(r)) {
+		rc = (int)PyLong_AsLong(r);
+		if (rc == -1 && PyErr_Occurred())
+			rc = -1;
+	} else {
+		int s = dbs_conflict_merge(c, r);
+		if (s < 0)
+			dbs_raise(s);
+		rc = s ? -1 : DBSYNC_RESOLUTION_MERGED;
+	}
+	if (rc < 0) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_RuntimeError,
+					"conflict callback failed");
+		dbs_store_exception();
+	}
+done:
+	Py_XDECREF(args);
+	Py_XDECREF(r);
+	PyGILState_Release(g);
+	return rc;
+}
+
 static int dbs_register_cb(const char *token, void *payload)
 {
 	DbsyncServer *w = payload;
@@ -312,9 +524,9 @@ static PyObject *dbs_pk_object(const dbsync_oplist *l, size_t i)
  * registry's "dbsync.Error" (with __tostring). A Lua error raised inside a
  * callback is kept in the registry (first one wins), the callback returns
  * non-zero, and the wrapper raises the kept value unchanged once the C call
- * has returned. The progress function lives in the client userdata's user
- * value, so a callback that refers to its own client does not keep it from
- * being collected. */
+ * has returned. The client's callbacks live in a table {progress=,
+ * conflict=} in the client userdata's user value, so a callback that refers
+ * to its own client does not keep it from being collected. */
 #define DBS_LUA_ERROR_MT "dbsync.Error"
 #define DBS_LUA_PENDING "dbsync.pending_error"
 
@@ -417,30 +629,29 @@ static int dbs_lua_callable(lua_State *L, int idx)
 	return 0;
 }
 
+/* Defined with the conflict callback and the server hooks, below. */
+static lua_State *dbs_lua_hook(const void *w, const char *name);
+static int dbs_lua_set_hook(lua_State *L, const char *name, int fn);
+static int dbs_lua_conflict_cb(dbsync_conflict *conflict, void *payload);
+static void dbs_lua_push_report(lua_State *L, const dbsync_oplist *l);
+
 /* Runs inside a client method's wrapper, whose argument 1 is the client
- * userdata holding the function. Returning non-zero aborts the call. */
+ * userdata holding the function (field "progress" of its user value).
+ * Returning non-zero aborts the call. */
 static int dbs_lua_progress_cb(uint64_t bytes_done, uint64_t bytes_total,
 			       uint64_t ops_done, uint64_t ops_total,
 			       void *payload)
 {
 	lua_State *L = dbs_L;
-	swig_lua_userdata *u;
 	int rc;
 
 	if (!L)
 		return 0;
 	if (dbs_lua_pending(L))
 		return 1;
-	if (!lua_checkstack(L, 8))
-		return 0;
-	u = lua_touserdata(L, 1);
-	if (!u || lua_rawlen(L, 1) < sizeof *u || u->ptr != payload)
+	L = dbs_lua_hook(payload, "progress");
+	if (!L)
 		return 0; /* not inside a method of this client */
-	if (lua_getiuservalue(L, 1, 1) == LUA_TNIL ||
-	    lua_type(L, -1) == LUA_TNONE) {
-		lua_pop(L, 1);
-		return 0;
-	}
 	lua_pushinteger(L, (lua_Integer)bytes_done);
 	lua_pushinteger(L, (lua_Integer)bytes_total);
 	lua_pushinteger(L, (lua_Integer)ops_done);
@@ -584,6 +795,7 @@ typedef int dbs_lua_pushed;
 %enddef
 %native(_error_metatable) int dbs_lua_error_metatable(lua_State *L);
 %native(_error) int dbs_lua_new_error(lua_State *L);
+%native(_null) int dbs_lua_null(lua_State *L);
 #endif
 
 /* Out-parameters named `out` (and `count`) become return values; the
@@ -618,6 +830,15 @@ enum {
 };
 
 #ifdef SWIGPYTHON
+/* Conflict policies and the answers of the conflict callback. */
+%constant int DBSYNC_POLICY_LOCAL_WINS = DBSYNC_POLICY_LOCAL_WINS;
+%constant int DBSYNC_POLICY_SERVER_WINS = DBSYNC_POLICY_SERVER_WINS;
+%constant int DBSYNC_POLICY_CALLBACK = DBSYNC_POLICY_CALLBACK;
+%constant int DBSYNC_RESOLUTION_KEEP_LOCAL = DBSYNC_RESOLUTION_KEEP_LOCAL;
+%constant int DBSYNC_RESOLUTION_TAKE_REMOTE = DBSYNC_RESOLUTION_TAKE_REMOTE;
+%constant int DBSYNC_RESOLUTION_KEEP_BOTH = DBSYNC_RESOLUTION_KEEP_BOTH;
+%constant int DBSYNC_RESOLUTION_MERGED = DBSYNC_RESOLUTION_MERGED;
+
 %inline %{
 /* The package's factory: (code, name, message) -> exception instance. */
 void _set_error_factory(PyObject *factory)
@@ -660,6 +881,26 @@ typedef struct {} DbsyncOplist;
 #ifdef SWIGPYTHON
 	/* The primary key as int, float, str or bytes. */
 	PyObject *pk(size_t i) { return dbs_pk_object($self, i); }
+	/* A unique conflict's constraint columns: a tuple of names (empty for
+	 * other entries). */
+	PyObject *conflict_columns(size_t i) {
+		size_t k, n = dbsync_oplist_conflict_column_count($self, i);
+		PyObject *cols = PyTuple_New((Py_ssize_t)n);
+		for (k = 0; cols && k < n; k++) {
+			const char *name =
+				dbsync_oplist_conflict_column($self, i, k);
+			PyObject *s = PyUnicode_DecodeUTF8(
+				name ? name : "",
+				(Py_ssize_t)strlen(name ? name : ""),
+				"surrogateescape");
+			if (!s) {
+				Py_CLEAR(cols);
+				break;
+			}
+			PyTuple_SET_ITEM(cols, (Py_ssize_t)k, s);
+		}
+		return cols;
+	}
 	/* [(table, pk, command), ...] in one call. */
 	PyObject *to_list() {
 		size_t i, n = dbsync_oplist_count($self);
@@ -681,6 +922,12 @@ typedef struct {} DbsyncOplist;
 	}
 #endif
 #ifdef SWIGLUA
+	/* A conflict report: {{kind=, table=, pk=, op=, resolution=
+	 * [, columns=]}, ...} (see dbs_lua_push_report). */
+	dbs_lua_pushed conflicts_table(lua_State *L) {
+		dbs_lua_push_report(L, $self);
+		return 1;
+	}
 	/* {{table, pk, op, table=, pk=, op=}, ...} in one call. */
 	dbs_lua_pushed to_table(lua_State *L) {
 		size_t i, n = dbsync_oplist_count($self);
@@ -745,6 +992,368 @@ typedef struct {} DbsyncResponse;
 #endif
 }
 
+#ifdef SWIGLUA
+%{
+/* ---- Lua: the conflict callback and the conflict report ---------------
+ *
+ * The conflict function lives in the client's hooks table (field
+ * "conflict"), like the progress function. libdbsync calls it inside
+ * dbsync_client_pull (push/pull/sync/repair wrappers, whose argument 1 is
+ * the client userdata), in the pull's write transaction. The trampoline
+ * runs dbs_lua_conflict_call under lua_pcall: building the conflict table,
+ * calling the function, reading its answer and setting the merged row all
+ * happen there, so no Lua error (the function's, a bad answer's, a memory
+ * error) ever unwinds through libdbsync. An error is kept like a progress
+ * callback's, the trampoline answers DBSYNC_CALLBACK (the page changes
+ * nothing) and the wrapper raises the kept value unchanged. */
+#include <stdarg.h>
+
+/* Names of dbsync_kind_of_conflict and dbsync_resolution values, as the
+ * Python binding's Conflict has them. */
+static const char *dbs_lua_kind_name(int kind)
+{
+	static const char *const names[] = {
+		NULL, "update/update", "update/delete", "delete/update",
+		"delete/delete", "dependency", "reversed dependency",
+		"insert/insert", "unique"};
+	if (kind < 1 || kind >= (int)(sizeof names / sizeof names[0]))
+		return "?";
+	return names[kind];
+}
+
+static const char *dbs_lua_resolution_name(int resolution)
+{
+	static const char *const names[] = {
+		"none", "keep-local", "take-remote", "keep-both", "merged"};
+	if (resolution < 0 ||
+	    resolution >= (int)(sizeof names / sizeof names[0]))
+		return "?";
+	return names[resolution];
+}
+
+/* dbsync_policy of a policy name, -1 for anything else. */
+static int dbs_lua_policy(const char *name)
+{
+	if (!name)
+		return -1;
+	if (!strcmp(name, "local-wins"))
+		return DBSYNC_POLICY_LOCAL_WINS;
+	if (!strcmp(name, "server-wins"))
+		return DBSYNC_POLICY_SERVER_WINS;
+	if (!strcmp(name, "callback"))
+		return DBSYNC_POLICY_CALLBACK;
+	return -1;
+}
+
+/* dbsync.null: the value that sets a column of a merged row to NULL (a
+ * light userdata: the same value in every state). */
+static const char dbs_lua_null_tag;
+
+static int dbs_lua_null(lua_State *L)
+{
+	lua_pushlightuserdata(L, (void *)&dbs_lua_null_tag);
+	return 1;
+}
+
+/* Push column `k` of one side's row; 0 (nothing pushed) for NULL. */
+static int dbs_lua_push_value(lua_State *L, const dbsync_conflict *c,
+			      dbsync_side side, size_t k)
+{
+	size_t n = 0;
+	const void *p;
+
+	switch (dbsync_conflict_type(c, side, k)) {
+	case DBSYNC_TYPE_INTEGER:
+		lua_pushinteger(L, (lua_Integer)dbsync_conflict_int(c, side, k));
+		return 1;
+	case DBSYNC_TYPE_FLOAT:
+		lua_pushnumber(L, dbsync_conflict_float(c, side, k));
+		return 1;
+	case DBSYNC_TYPE_TEXT:
+	case DBSYNC_TYPE_BLOB:
+		p = dbsync_conflict_bytes(c, side, k, &n);
+		lua_pushlstring(L, p ? p : "", p ? n : 0);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* One side's row as {column = value} (NULL columns absent), or nil when
+ * that side deleted it. */
+static void dbs_lua_push_row(lua_State *L, const dbsync_conflict *c,
+			     dbsync_side side)
+{
+	size_t k, n = dbsync_conflict_column_count(c);
+
+	if (!dbsync_conflict_has_row(c, side)) {
+		lua_pushnil(L);
+		return;
+	}
+	lua_createtable(L, 0, (int)n);
+	for (k = 0; k < n; k++) {
+		const char *name = dbsync_conflict_column(c, k);
+		if (name && dbs_lua_push_value(L, c, side, k))
+			lua_setfield(L, -2, name);
+	}
+}
+
+/* The conflict as the Lua function sees it. */
+static void dbs_lua_push_conflict(lua_State *L, const dbsync_conflict *c)
+{
+	size_t k, n = dbsync_conflict_column_count(c);
+	char op[2] = {dbsync_conflict_remote_command(c), 0};
+
+	lua_createtable(L, 0, 12);
+	lua_pushstring(L, dbs_lua_kind_name(dbsync_conflict_kind(c)));
+	lua_setfield(L, -2, "kind");
+	lua_pushstring(L, dbsync_conflict_table(c));
+	lua_setfield(L, -2, "table");
+	if (dbs_lua_push_value(L, c, DBSYNC_SIDE_LOCAL, 0))
+		lua_setfield(L, -2, "pk");
+	lua_pushstring(L, op);
+	lua_setfield(L, -2, "op");
+	lua_pushboolean(L, dbsync_conflict_is_choice(c));
+	lua_setfield(L, -2, "is_choice");
+	lua_pushstring(L, dbs_lua_resolution_name(
+		dbsync_conflict_resolution(c)));
+	lua_setfield(L, -2, "resolution");
+	lua_createtable(L, (int)n, 0);
+	for (k = 0; k < n; k++) {
+		lua_pushstring(L, dbsync_conflict_column(c, k));
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	lua_setfield(L, -2, "columns");
+	dbs_lua_push_row(L, c, DBSYNC_SIDE_LOCAL);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "local");
+	lua_setfield(L, -2, "local_row");
+	dbs_lua_push_row(L, c, DBSYNC_SIDE_REMOTE);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "remote");
+	lua_setfield(L, -2, "remote_row");
+}
+
+/* Raise a dbsync error value (inside dbs_lua_conflict_call only). */
+static int dbs_lua_raise(lua_State *L, int code, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	dbs_lua_push_error(L, code, msg);
+	return lua_error(L);
+}
+
+static int dbs_lua_same_name(const char *a, const char *b)
+{
+	/* SQLite matches column names without regard to ASCII case. */
+	for (; *a && *b; a++, b++) {
+		int x = (unsigned char)*a, y = (unsigned char)*b;
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return 0;
+	}
+	return *a == *b;
+}
+
+/* Set the merged row's columns from the table at index `t`: integers,
+ * floats, booleans (1/0), strings (a BLOB when either side holds a BLOB
+ * there, or the string has a NUL byte; TEXT otherwise) and dbsync.null.
+ * The key may be given only with its own value. */
+static void dbs_lua_apply_merged(lua_State *L, dbsync_conflict *c, int t)
+{
+	size_t n = dbsync_conflict_column_count(c);
+
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		const char *name, *s;
+		size_t k, len = 0;
+		int r = DBSYNC_OK;
+
+		if (lua_type(L, -2) != LUA_TSTRING)
+			dbs_lua_raise(L, DBSYNC_INVALID,
+				      "merged row: keys must be column names,"
+				      " not %s", luaL_typename(L, -2));
+		name = lua_tostring(L, -2);
+		for (k = 0; k < n; k++) {
+			const char *col = dbsync_conflict_column(c, k);
+			if (col && dbs_lua_same_name(col, name))
+				break;
+		}
+		if (k == n)
+			dbs_lua_raise(L, DBSYNC_INVALID,
+				      "merged row: table %s has no column %s",
+				      dbsync_conflict_table(c), name);
+		if (k == 0) {
+			int same = dbs_lua_push_value(L, c, DBSYNC_SIDE_LOCAL,
+						      0) &&
+				   lua_rawequal(L, -1, -2);
+			if (!same)
+				dbs_lua_raise(L, DBSYNC_INVALID,
+					      "merged row: the key column %s "
+					      "cannot change", name);
+			lua_pop(L, 2);
+			continue;
+		}
+		switch (lua_type(L, -1)) {
+		case LUA_TNUMBER:
+			if (lua_isinteger(L, -1))
+				r = dbsync_conflict_set_int(
+					c, k, (int64_t)lua_tointeger(L, -1));
+			else
+				r = dbsync_conflict_set_float(
+					c, k, (double)lua_tonumber(L, -1));
+			break;
+		case LUA_TBOOLEAN:
+			r = dbsync_conflict_set_int(c, k, lua_toboolean(L, -1));
+			break;
+		case LUA_TSTRING:
+			s = lua_tolstring(L, -1, &len);
+			if (memchr(s, 0, len) ||
+			    dbsync_conflict_type(c, DBSYNC_SIDE_LOCAL, k) ==
+				    DBSYNC_TYPE_BLOB ||
+			    dbsync_conflict_type(c, DBSYNC_SIDE_REMOTE, k) ==
+				    DBSYNC_TYPE_BLOB)
+				r = dbsync_conflict_set_blob(c, k, s, len);
+			else
+				r = dbsync_conflict_set_text(c, k, s);
+			break;
+		case LUA_TLIGHTUSERDATA:
+			if (lua_touserdata(L, -1) ==
+			    (void *)&dbs_lua_null_tag) {
+				r = dbsync_conflict_set_null(c, k);
+				break;
+			}
+			/* fall through */
+		default:
+			dbs_lua_raise(L, DBSYNC_INVALID,
+				      "merged row: the value of %s cannot be "
+				      "a %s (dbsync.null sets NULL)", name,
+				      luaL_typename(L, -1));
+		}
+		if (r < 0)
+			dbs_lua_raise(L, r, "merged row: cannot set %s: %s",
+				      name, dbsync_strerror(r));
+		lua_pop(L, 1);
+	}
+}
+
+/* Under lua_pcall: (fn, conflict light userdata) -> the answer for
+ * libdbsync. */
+static int dbs_lua_conflict_call(lua_State *L)
+{
+	dbsync_conflict *c = lua_touserdata(L, 2);
+	const char *s;
+
+	lua_settop(L, 2);
+	lua_pushvalue(L, 1);
+	dbs_lua_push_conflict(L, c);
+	lua_call(L, 1, 1);
+	switch (lua_type(L, 3)) {
+	case LUA_TNIL:
+		lua_pushinteger(L, 0);
+		return 1;
+	case LUA_TSTRING:
+		s = lua_tostring(L, 3);
+		if (!strcmp(s, "keep-local")) {
+			lua_pushinteger(L, DBSYNC_RESOLUTION_KEEP_LOCAL);
+			return 1;
+		}
+		if (!strcmp(s, "take-remote")) {
+			lua_pushinteger(L, DBSYNC_RESOLUTION_TAKE_REMOTE);
+			return 1;
+		}
+		break;
+	case LUA_TTABLE:
+		dbs_lua_apply_merged(L, c, 3);
+		lua_pushinteger(L, DBSYNC_RESOLUTION_MERGED);
+		return 1;
+	default:
+		break;
+	}
+	if (lua_type(L, 3) == LUA_TSTRING)
+		lua_pushfstring(L, "\"%s\"", lua_tostring(L, 3));
+	else
+		lua_pushfstring(L, "a %s", luaL_typename(L, 3));
+	return dbs_lua_raise(L, DBSYNC_INVALID,
+			     "conflict callback answered %s: the answer must "
+			     "be nil, \"keep-local\", \"take-remote\" or a "
+			     "table of column values (a merged row)",
+			     lua_tostring(L, -1));
+}
+
+static int dbs_lua_conflict_cb(dbsync_conflict *conflict, void *payload)
+{
+	lua_State *L = dbs_L;
+	int rc;
+
+	if (!L || dbs_lua_pending(L))
+		return DBSYNC_CALLBACK;
+	L = dbs_lua_hook(payload, "conflict");
+	if (!L)
+		return DBSYNC_CALLBACK; /* cannot run it: fail closed */
+	lua_pushcfunction(L, dbs_lua_conflict_call);
+	lua_insert(L, -2);
+	lua_pushlightuserdata(L, conflict);
+	if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+		dbs_lua_store_error(L, "conflict callback raised nil");
+		return DBSYNC_CALLBACK;
+	}
+	rc = (int)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return rc;
+}
+
+/* A conflict report as {{kind=, table=, pk=, op=, resolution=
+ * [, columns = {...}]}, ...}: no resolution (nothing was changed) and the
+ * colliding columns for a unique collision. */
+static void dbs_lua_push_report(lua_State *L, const dbsync_oplist *l)
+{
+	size_t i, j, n = dbsync_oplist_count(l);
+
+	luaL_checkstack(L, 6, "dbsync: conflict report");
+	lua_createtable(L, (int)n, 0);
+	for (i = 0; i < n; i++) {
+		char cmd[2] = {dbsync_oplist_command(l, i), 0};
+		size_t nc = dbsync_oplist_conflict_column_count(l, i);
+
+		lua_createtable(L, 0, 6);
+		lua_pushstring(L, dbs_lua_kind_name(
+			dbsync_oplist_conflict_kind(l, i)));
+		lua_setfield(L, -2, "kind");
+		lua_pushstring(L, dbsync_oplist_table(l, i));
+		lua_setfield(L, -2, "table");
+		dbs_lua_push_pk(L, l, i);
+		lua_setfield(L, -2, "pk");
+		lua_pushstring(L, cmd);
+		lua_setfield(L, -2, "op");
+		if (dbsync_oplist_resolution(l, i)) {
+			lua_pushstring(L, dbs_lua_resolution_name(
+				dbsync_oplist_resolution(l, i)));
+			lua_setfield(L, -2, "resolution");
+		}
+		if (nc || dbsync_oplist_conflict_kind(l, i) ==
+				  DBSYNC_CONFLICT_UNIQUE) {
+			lua_createtable(L, (int)nc, 0);
+			for (j = 0; j < nc; j++) {
+				lua_pushstring(L, dbsync_oplist_conflict_column(
+					l, i, j));
+				lua_rawseti(L, -2, (lua_Integer)j + 1);
+			}
+			lua_setfield(L, -2, "columns");
+		}
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+%}
+#endif
+
 /* ---- Client ---------------------------------------------------------- */
 %rename(Client) DbsyncClient;
 %nodefaultctor DbsyncClient;
@@ -756,6 +1365,7 @@ typedef struct {} DbsyncClient;
 		dbsync_client_free($self->c);
 #ifdef SWIGPYTHON
 		Py_CLEAR($self->progress);
+		Py_CLEAR($self->conflict);
 #endif
 		free($self);
 	}
@@ -905,6 +1515,40 @@ typedef struct {} DbsyncClient;
 		DBS_LEAVE($self);
 		return r;
 	}
+	/* fn(kind, table, op, is_choice, resolution, columns, pk, local,
+	 * remote) -> 0, 1, 2 or [(column index, value), ...] (see
+	 * dbs_conflict_cb): the package's wrapper around the user's function.
+	 * None removes it. */
+	dbsync_status on_conflict(PyObject *fn) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		if (fn == Py_None)
+			fn = NULL;
+		if (fn && !PyCallable_Check(fn)) {
+			DBS_LEAVE($self);
+			return dbs_error(DBSYNC_INVALID,
+					 "conflict callback is not callable");
+		}
+		r = dbsync_client_on_conflict($self->c,
+					      fn ? dbs_conflict_cb : NULL,
+					      fn ? $self : NULL);
+		if (r == 0) {
+			Py_XINCREF(fn);
+			Py_XSETREF($self->conflict, fn);
+		}
+		DBS_LEAVE($self);
+		return r;
+	}
+	/* A dbsync_policy for `table` (None: the default of tables without
+	 * their own). */
+	dbsync_status set_policy(const char *table, int policy) {
+		int r;
+		DBS_ENTER($self, c, "client");
+		r = dbsync_client_set_policy($self->c, table,
+					     (dbsync_policy)policy);
+		DBS_LEAVE($self);
+		return r;
+	}
 #endif
 #ifdef SWIGLUA
 	/* fn(bytes_done, bytes_total, ops_done, ops_total); false aborts.
@@ -917,20 +1561,52 @@ typedef struct {} DbsyncClient;
 			return dbs_error(DBSYNC_INVALID,
 					 "progress callback is not callable");
 		}
-		r = dbsync_client_on_progress($self->c,
-					      none ? NULL : dbs_lua_progress_cb,
-					      none ? NULL : $self);
-		if (r == 0) {
-			if (none)
-				lua_pushnil(L);
-			else
-				lua_pushvalue(L, fn);
-			if (!lua_setiuservalue(L, 1, 1))
-				r = dbs_error(DBSYNC_ERROR,
-					      "client userdata has no user value");
-		}
+		r = dbs_lua_set_hook(L, "progress", fn);
+		if (r == 0)
+			r = dbsync_client_on_progress($self->c,
+				none ? NULL : dbs_lua_progress_cb,
+				none ? NULL : $self);
 		DBS_LEAVE($self);
 		return r;
+	}
+	/* The policy of `table` (nil: the default of tables without their
+	 * own) by name: "local-wins", "server-wins" or "callback". */
+	dbsync_status lua_set_policy(const char *table, const char *policy) {
+		int r, p = dbs_lua_policy(policy);
+		DBS_ENTER($self, c, "client");
+		if (p < 0) {
+			DBS_LEAVE($self);
+			return dbs_error(DBSYNC_INVALID,
+					 "policy must be \"local-wins\", "
+					 "\"server-wins\" or \"callback\"");
+		}
+		r = dbsync_client_set_policy($self->c, table, (dbsync_policy)p);
+		DBS_LEAVE($self);
+		return r;
+	}
+	/* fn(conflict) decides the conflicts of tables under the callback
+	 * policy (dbsync.lua sets the default policy); nil removes it. Kept
+	 * in the userdata's user value. */
+	dbsync_status lua_on_conflict(lua_State *L, dbs_lua_index fn) {
+		int r, none = lua_isnoneornil(L, fn);
+		DBS_ENTER($self, c, "client");
+		if (!none && !dbs_lua_callable(L, fn)) {
+			DBS_LEAVE($self);
+			return dbs_error(DBSYNC_INVALID,
+					 "conflict callback is not callable");
+		}
+		r = dbs_lua_set_hook(L, "conflict", fn);
+		if (r == 0)
+			r = dbsync_client_on_conflict($self->c,
+				none ? NULL : dbs_lua_conflict_cb,
+				none ? NULL : $self);
+		DBS_LEAVE($self);
+		return r;
+	}
+	/* Forget the callback functions (after close: the C client is gone). */
+	void drop_callbacks(lua_State *L) {
+		lua_pushnil(L);
+		lua_setiuservalue(L, 1, 1);
 	}
 #endif
 	dbsync_status register_node(const char *token) {
@@ -1045,9 +1721,11 @@ typedef struct {} DbsyncClient;
  * error already kept) fails closed: a veto, a refusal. */
 #define DBS_LUA_HOOK_RAISED "push hook raised an error"
 
-/* The hook `name` of `w` pushed on the running wrapper's stack, and that
- * state; NULL (nothing pushed) when it cannot be run. */
-static lua_State *dbs_lua_hook(DbsyncServer *w, const char *name)
+/* The hook `name` of `w` (a DbsyncServer, or a DbsyncClient for its
+ * callbacks) pushed on the running wrapper's stack, and that state; NULL
+ * (nothing pushed) when it cannot be run: `w` must be the wrapper's
+ * argument 1. */
+static lua_State *dbs_lua_hook(const void *w, const char *name)
 {
 	lua_State *L = dbs_L;
 	swig_lua_userdata *u;
@@ -1164,7 +1842,7 @@ static int dbs_lua_register_cb(const char *token, void *payload)
 }
 
 /* Set (or with nil clear) field `name` of the hooks table in the user value
- * of the server userdata at index 1 to the value at `fn`. */
+ * of the server or client userdata at index 1 to the value at `fn`. */
 static int dbs_lua_set_hook(lua_State *L, const char *name, int fn)
 {
 	if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
@@ -1176,7 +1854,7 @@ static int dbs_lua_set_hook(lua_State *L, const char *name, int fn)
 		if (!lua_setiuservalue(L, 1, 1)) {
 			lua_pop(L, 2);
 			return dbs_error(DBSYNC_ERROR,
-					 "server userdata has no user value");
+					 "userdata has no user value");
 		}
 	}
 	if (lua_isnoneornil(L, fn))

@@ -12,8 +12,8 @@
 --   local ok, err = pcall(c.push, c)
 --   if not ok and err.name == "PULL_REQUIRED" then c:pull() end
 --
--- An error raised inside a callback (progress, server hooks) comes out of
--- the call that ran it unchanged.
+-- An error raised inside a callback (progress, conflict, server hooks)
+-- comes out of the call that ran it unchanged.
 
 local core = require("dbsync_core")
 
@@ -24,6 +24,10 @@ M.SQLITE_VERSION = core.dbsync_sqlite_version()
 
 --- The metatable of every error value (`getmetatable(err) == dbsync.Error`).
 M.Error = core._error_metatable()
+
+--- The value that sets a column of a merged row to NULL (see
+-- Client:on_conflict); rows handed to Lua leave NULL columns out.
+M.null = core._null()
 
 --- Error codes by name (`dbsync.codes.PULL_REQUIRED == -12`) and names by
 -- code (`dbsync.codes[-12] == "PULL_REQUIRED"`), read from the library.
@@ -172,14 +176,15 @@ Client.__tostring = function(self)
   return string.format("dbsync.Client(%q)", self._h:path())
 end
 
-Client.__close = function(self) self._h:close() end
-Client.__name = "dbsync.Client"
-
 --- Close the database now (collection does it too); later calls raise an
--- INVALID error. Closing twice is harmless.
+-- INVALID error. Closing twice is harmless; the callbacks are dropped.
 function client_methods.close(self)
-  handle(self, Client, "Client"):close()
+  local h = handle(self, Client, "Client")
+  h:close()
+  h:drop_callbacks()
 end
+Client.__close = client_methods.close
+Client.__name = "dbsync.Client"
 
 --- Whether close() was called.
 function client_props.closed(self) return self._h:closed() ~= 0 end
@@ -223,6 +228,95 @@ end
 -- "u" or "d".
 function client_methods.pending(self)
   return handle(self, Client, "Client"):pending():to_table()
+end
+
+-- The conflict report entries a failed call took from the library (to
+-- attach a unique collision's to its error) are kept in `_report` until
+-- conflicts() hands them over with the rest.
+local function take_report(self, h)
+  local list = h:conflicts():conflicts_table()
+  local kept = rawget(self, "_report")
+  if kept == nil then return list end
+  rawset(self, "_report", nil)
+  for _, c in ipairs(list) do kept[#kept + 1] = c end
+  return kept
+end
+
+--- The conflicts this client's pulls met since the last call (each is
+-- reported once), in the order met: { {kind=, table=, pk=, op=,
+-- resolution=}, ... }. kind: "update/update", "update/delete",
+-- "delete/update", "delete/delete", "dependency", "reversed dependency",
+-- "insert/insert", "unique"; op: the remote operation ("i", "u", "d", or
+-- "p" for a parent restored from the pull); resolution: "keep-local",
+-- "take-remote", "keep-both", "merged" (the conflict callback's row); a
+-- unique collision (a pull that stopped before changing anything) has no
+-- resolution but `columns` (the colliding constraint's columns), and names
+-- the local row that holds the values.
+function client_methods.conflicts(self)
+  return take_report(self, handle(self, Client, "Client"))
+end
+
+-- Run h:<name>(...); a UNIQUE_CONFLICT error gets `conflicts`: the unique
+-- collisions of the report ({kind = "unique", table=, pk=, columns=, ...}),
+-- which stay in the report for conflicts() too. Any other error (a
+-- callback's included) goes on unchanged.
+local function run(self, name, ...)
+  local h = handle(self, Client, "Client")
+  local ok, err = pcall(h[name], h, ...)
+  if ok then return end
+  if M.is_error(err) and err.code == M.codes.UNIQUE_CONFLICT
+     and err.conflicts == nil then
+    local unique = {}
+    local got, list = pcall(take_report, self, h)
+    if got then
+      for _, c in ipairs(list) do
+        if c.kind == "unique" then unique[#unique + 1] = c end
+      end
+      rawset(self, "_report", list)
+    end
+    err.conflicts = unique
+  end
+  error(err, 0)
+end
+
+local POLICIES = { ["local-wins"] = true, ["server-wins"] = true,
+                   callback = true }
+
+--- The conflict policy of `table` (nil: the default of every table without
+-- its own, which then also overrides the "callback" default on_conflict
+-- brings): "local-wins" (the default), "server-wins" or "callback" (the
+-- on_conflict function decides; local-wins while none is set). Kept for
+-- this client object, not in the database; the table need not be tracked
+-- yet.
+function client_methods.set_policy(self, table, policy)
+  local h = handle(self, Client, "Client")
+  check_string(table, "table", true)
+  if not POLICIES[policy] then
+    raise("INVALID", "policy must be 'local-wins', 'server-wins' or "
+                     .. "'callback', not " .. tostring(policy))
+  end
+  h:lua_set_policy(table, policy)
+  if table == nil then rawset(self, "_default_policy", policy) end
+end
+
+--- fn(conflict) decides the conflicts a pull meets in tables under the
+-- "callback" policy, which setting it makes the default (tables with a
+-- policy of their own, and a default set by set_policy(nil, ...), keep
+-- theirs); nil removes it and makes "local-wins" the default again. `conflict`: {kind=, table=, pk=, op=, is_choice=,
+-- resolution=, columns=, ["local"]=, remote=} (see docs/lua.md); the rows
+-- are tables keyed by column name, nil for a side that deleted the row
+-- (also as local_row/remote_row). fn answers nil (the default resolution),
+-- "keep-local", "take-remote" or a table of column values: the merged row
+-- (starting as the local row; dbsync.null for NULL; the key cannot change).
+-- An error raised by fn (or a bad answer, as an INVALID error) aborts the
+-- pull, whose page then changes nothing, and comes out of pull()/sync()
+-- unchanged. fn runs inside the pull's transaction: calls on this client
+-- from it raise BUSY.
+function client_methods.on_conflict(self, fn)
+  local h = handle(self, Client, "Client")
+  h:lua_on_conflict(check_callable(fn, "conflict callback", true))
+  h:lua_set_policy(nil, rawget(self, "_default_policy")
+                        or (fn == nil and "local-wins" or "callback"))
 end
 
 --- Rewrite the pending log in its compressed form.
@@ -290,24 +384,25 @@ end
 
 --- Push the pending operations (PULL_REQUIRED if the server moved on).
 function client_methods.push(self)
-  handle(self, Client, "Client"):push()
+  run(self, "push")
 end
 
---- Fetch and merge every version after this node's.
+--- Fetch and merge every version after this node's. A unique collision
+-- raises UNIQUE_CONFLICT with `conflicts` (see conflicts()).
 function client_methods.pull(self)
-  handle(self, Client, "Client"):pull()
+  run(self, "pull")
 end
 
 --- Push; on PULL_REQUIRED pull and push again (`max_rounds`, default 5).
 function client_methods.sync(self, max_rounds)
-  local h = handle(self, Client, "Client")
+  handle(self, Client, "Client")
   if max_rounds ~= nil then check_integer(max_rounds, "max_rounds") end
-  h:sync(max_rounds or 0)
+  run(self, "sync", max_rounds or 0)
 end
 
 --- Replace the tracked tables' contents with the server's copy.
 function client_methods.repair(self)
-  handle(self, Client, "Client"):repair()
+  run(self, "repair")
 end
 
 --- The message of the most recent failed call ("" if it worked).

@@ -13,7 +13,6 @@ package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;"
 
 local dbsync = require("dbsync")
 
-local DBSYNCD = os.getenv("DBSYNC_TEST_DBSYNCD")
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS city(id TEXT PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS note(id INTEGER PRIMARY KEY, body TEXT);
@@ -23,51 +22,17 @@ CREATE TABLE IF NOT EXISTS note(id INTEGER PRIMARY KEY, body TEXT);
 
 local H = require("harness")
 local check, expect, eq, raises = H.check, H.expect, H.eq, H.raises
-local q, sh, read_all, read_file = H.q, H.sh, H.read_all, H.read_file
 local sql, rows, uid = H.sql, H.rows, H.uid
 
 -- ------------------------------------------------------------ setup
 
 local TMP = H.tmpdir()
-local server_pid
-
-local function stop_server()
-  if server_pid then
-    os.execute("kill " .. server_pid .. " 2>/dev/null")
-    -- wait for it to go away (at most ~5 s)
-    os.execute("for i in $(seq 50); do kill -0 " .. server_pid
-               .. " 2>/dev/null || break; sleep 0.1; done")
-    server_pid = nil
-  end
-end
+local stop_server = function() end
 
 local function start_server()
-  assert(DBSYNCD and DBSYNCD ~= "", "DBSYNC_TEST_DBSYNCD is not set")
-  local schema = TMP .. "/schema.sql"
-  local f = assert(io.open(schema, "w"))
-  f:write(SCHEMA)
-  f:close()
-  local port_file = TMP .. "/port"
-  local cmd = table.concat({
-    q(DBSYNCD), "--store", q("sqlite:" .. TMP .. "/server.db"),
-    "--schema", q(schema), "--track", "city,note",
-    "--registration", "open", "--listen", "127.0.0.1:0",
-    "--port-file", q(port_file),
-    ">" .. q(TMP .. "/dbsyncd.log"), "2>&1", "&", "echo", "$!",
-  }, " ")
-  server_pid = read_all(cmd):match("%d+")
-  assert(server_pid, "could not start dbsyncd")
-  for _ = 1, 200 do
-    local port = read_file(port_file)
-    if port and port:match("%d+") then
-      return "http://127.0.0.1:" .. port:match("%d+")
-    end
-    if not os.execute("kill -0 " .. server_pid .. " 2>/dev/null") then
-      break
-    end
-    os.execute("sleep 0.05")
-  end
-  error("dbsyncd did not start: " .. (read_file(TMP .. "/dbsyncd.log") or ""))
+  local url
+  url, stop_server = H.start_dbsyncd(TMP, SCHEMA, "city,note")
+  return url
 end
 
 local function new_db(name)

@@ -137,6 +137,50 @@ function H.tmpdir()
   return dir
 end
 
+-- Start a real dbsyncd (DBSYNC_TEST_DBSYNCD) on a free loopback port with
+-- its store in `tmp`/server.db (or `opts.store`), created from the SQL text
+-- `schema`, tracking `tables` (a comma-separated list), registration open.
+-- Returns its base URL and a function that stops it (and waits for it).
+function H.start_dbsyncd(tmp, schema, tables, opts)
+  opts = opts or {}
+  local dbsyncd = os.getenv("DBSYNC_TEST_DBSYNCD")
+  assert(dbsyncd and dbsyncd ~= "", "DBSYNC_TEST_DBSYNCD is not set")
+  local schema_file = tmp .. "/schema.sql"
+  H.write_file(schema_file, schema)
+  local port_file = tmp .. "/port"
+  local log = tmp .. "/dbsyncd.log"
+  os.remove(port_file)
+  local cmd = table.concat({
+    H.q(dbsyncd), "--store",
+    H.q("sqlite:" .. (opts.store or tmp .. "/server.db")),
+    "--schema", H.q(schema_file), "--track", H.q(tables),
+    "--registration", "open", "--listen", "127.0.0.1:0",
+    "--port-file", H.q(port_file),
+    ">" .. H.q(log), "2>&1", "&", "echo", "$!",
+  }, " ")
+  local pid = H.read_all(cmd):match("%d+")
+  assert(pid, "could not start dbsyncd")
+  local function stop()
+    if not pid then return end
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    -- wait for it to go away (at most ~5 s)
+    os.execute("for i in $(seq 50); do kill -0 " .. pid
+               .. " 2>/dev/null || break; sleep 0.1; done")
+    pid = nil
+  end
+  -- up to 30 s on a loaded machine
+  for _ = 1, 600 do
+    local port = H.read_file(port_file)
+    if port and port:match("%d+") then
+      return "http://127.0.0.1:" .. port:match("%d+"), stop
+    end
+    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
+    os.execute("sleep 0.05")
+  end
+  stop()
+  error("dbsyncd did not start: " .. (H.read_file(log) or ""))
+end
+
 -- Report and exit: removes `tmp` when every check passed.
 function H.finish(tmp)
   if H.failed == 0 then
