@@ -7,14 +7,15 @@
         client.sync()
 
 Every failure raises a subclass of :class:`dbsync.Error` (one per error
-code: PullRequired, PushRejected, NotFound...). An exception raised by a
-callback (progress, server hooks) comes out of the call unchanged.
+code: PullRequired, PushRejected, UniqueConflictError, NotFound...). An
+exception raised by a callback (conflict, progress, server hooks) comes out
+of the call unchanged.
 """
 
 from . import _core
-from ._api import Client, Conflict, Server
+from ._api import Client, Conflict, ConflictInfo, Server
 from ._errors import *  # noqa: F401,F403 - the exception classes
-from ._errors import Error, error_class, _make
+from ._errors import Error, UniqueConflict, error_class, _make
 from ._errors import __all__ as _error_names
 
 _core._set_error_factory(_make)
@@ -38,5 +39,6 @@ def strerror(code: int) -> str:
     return _core.dbsync_strerror(code)
 
 
-__all__ = ["Client", "Conflict", "Server", "error_class", "library_version",
-           "sqlite_version", "strerror", "__version__"] + list(_error_names)
+__all__ = ["Client", "Conflict", "ConflictInfo", "Server", "UniqueConflict",
+           "error_class", "library_version", "sqlite_version", "strerror",
+           "__version__"] + list(_error_names)

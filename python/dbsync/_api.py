@@ -4,33 +4,86 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import (Any, Callable, Iterable, List, Mapping, Optional,
-                    Sequence, Tuple, Union)
+from typing import (Any, Callable, Dict, Iterable, List, Mapping,
+                    Optional, Sequence, Tuple, Union)
 
 from . import _core
-from ._errors import InvalidError
+from ._errors import (Error, InvalidError, UniqueConflict,
+                      UniqueConflictError)
 
 PrimaryKey = Union[int, float, str, bytes]
 Operation = Tuple[str, PrimaryKey, str]
 Headers = List[Tuple[str, str]]
+#: A column value as SQLite stores it.
+Value = Union[None, int, float, str, bytes]
 
 _CONFLICT_KINDS = {1: "update/update", 2: "update/delete",
                    3: "delete/update", 4: "delete/delete", 5: "dependency",
                    6: "reversed dependency", 7: "insert/insert",
                    8: "unique"}
-_RESOLUTIONS = {1: "keep-local", 2: "take-remote", 3: "keep-both"}
+_RESOLUTIONS = {_core.DBSYNC_RESOLUTION_KEEP_LOCAL: "keep-local",
+                _core.DBSYNC_RESOLUTION_TAKE_REMOTE: "take-remote",
+                _core.DBSYNC_RESOLUTION_KEEP_BOTH: "keep-both",
+                _core.DBSYNC_RESOLUTION_MERGED: "merged"}
+_POLICIES = {"local-wins": _core.DBSYNC_POLICY_LOCAL_WINS,
+             "server-wins": _core.DBSYNC_POLICY_SERVER_WINS,
+             "callback": _core.DBSYNC_POLICY_CALLBACK}
+_ANSWERS = {"keep-local": _core.DBSYNC_RESOLUTION_KEEP_LOCAL,
+            "take-remote": _core.DBSYNC_RESOLUTION_TAKE_REMOTE}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
 @dataclass(frozen=True)
 class Conflict:
     """One conflict a pull met (docs/conflicts.md): its kind, the row, the
     remote operation ("i", "u", "d", or "p" for a restored parent) and how
-    it was resolved ("keep-local", "take-remote", "keep-both")."""
+    it was resolved ("keep-local", "take-remote", "keep-both", "merged").
+
+    A ``"unique"`` entry is a collision that stopped the pull (see
+    :class:`dbsync.UniqueConflictError`): it names the *local* row holding
+    the values the pulled row needs, its ``op`` is that row's pending
+    operation, ``columns`` are the columns of the UNIQUE constraint or
+    index, and ``resolution`` is None (nothing was changed)."""
     kind: str
     table: str
     pk: "PrimaryKey"
     op: str
+    resolution: Optional[str]
+    columns: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConflictInfo:
+    """What a conflict callback (:meth:`Client.on_conflict`) is asked
+    about, met while a pull merges a remote operation with a pending local
+    one on the same row.
+
+    ``kind`` is "update/update", "update/delete", "delete/update",
+    "delete/delete", "dependency", "reversed dependency" or
+    "insert/insert"; ``op`` the remote operation ("i", "u", "d", or "p" for
+    a parent row restored to undo a local delete). ``is_choice`` is False
+    for the structural kinds whose resolution is fixed (delete/delete,
+    dependency, reversed dependency, insert/insert on an INTEGER key): the
+    callback sees them but its answer is ignored, unless it raises.
+    ``resolution`` is what happens when it answers None (what "local-wins"
+    does). ``columns`` are the table's columns, the key first; ``local``
+    and ``remote`` map each column to that side's value, or are None when
+    that side deleted the row. ``pk`` reads on both sides."""
+    kind: str
+    table: str
+    pk: "PrimaryKey"
+    op: str
+    is_choice: bool
     resolution: str
+    columns: Tuple[str, ...]
+    local: Optional[Dict[str, Value]]
+    remote: Optional[Dict[str, Value]]
+
+
+#: A conflict callback's answer: None (the default resolution),
+#: "keep-local", "take-remote", or a merged row as {column: value}.
+ConflictAnswer = Union[None, str, Mapping[str, Value]]
+ConflictFn = Callable[[ConflictInfo], ConflictAnswer]
 ProgressFn = Callable[[int, int, int, int], Optional[bool]]
 PushHook = Callable[[int, int, int], Union[None, bool, str]]
 
@@ -50,6 +103,89 @@ def _str(value: Any, what: str) -> str:
     return value
 
 
+def _sql_value(value: Any, where: str) -> Value:
+    """A merged value as the binding passes it on (bool is an int, any
+    bytes-like object bytes)."""
+    if value is None or isinstance(value, (float, str, bytes)):
+        return value
+    if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise InvalidError(f"{where}: {value} does not fit SQLite's "
+                               f"64-bit integers")
+        return int(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{where} must be None, int, float, str or bytes, not "
+                    f"{type(value).__name__}")
+
+
+def _merge_changes(info: ConflictInfo, row: Mapping[Any, Any]
+                   ) -> List[Tuple[int, Value]]:
+    """The (column index, value) pairs of a merged row. Column names match
+    as SQLite matches them (case-insensitively); the key may be given
+    with its current value (``dict(conflict.local)`` edited), not
+    changed."""
+    index = {name.lower(): k for k, name in enumerate(info.columns)}
+    changes: List[Tuple[int, Value]] = []
+    for name, value in row.items():
+        if not isinstance(name, str):
+            raise TypeError(f"merged row keys must be column names (str), "
+                            f"not {type(name).__name__}")
+        k = index.get(name.lower())
+        if k is None:
+            raise InvalidError(
+                f"the merged row names column {name!r}, which table "
+                f"{info.table!r} does not have (columns: "
+                f"{', '.join(info.columns)})")
+        value = _sql_value(value, f"merged value of {name!r}")
+        if k == 0:
+            if value == info.pk and type(value) is type(info.pk):
+                continue
+            raise InvalidError(
+                f"the merged row cannot change the key {name!r} of "
+                f"{info.table!r} ({info.pk!r} to {value!r})")
+        changes.append((k, value))
+    return changes
+
+
+def _conflict_wrapper(fn: ConflictFn) -> Callable[..., Any]:
+    """What the binding calls (dbs_conflict_cb in bindings/dbsync.i): it
+    builds the ConflictInfo, asks ``fn`` and turns its answer into 0, a
+    resolution code, or the merged row's (column index, value) pairs.
+    Exceptions, the user's or ours, come out of the pull unchanged."""
+
+    def call(kind: int, table: str, op: str, is_choice: int,
+             resolution: int, columns: Tuple[str, ...], pk: PrimaryKey,
+             local: Optional[tuple], remote: Optional[tuple]) -> Any:
+        info = ConflictInfo(
+            _CONFLICT_KINDS.get(kind, "?"), table, pk, op, bool(is_choice),
+            _RESOLUTIONS.get(resolution, "?"), columns,
+            None if local is None else dict(zip(columns, local)),
+            None if remote is None else dict(zip(columns, remote)))
+        answer = fn(info)
+        if answer is None:
+            return 0
+        if isinstance(answer, str):
+            if answer not in _ANSWERS:
+                raise InvalidError(
+                    f"conflict callback answered {answer!r}: expected "
+                    f"None, 'keep-local', 'take-remote' or a dict of "
+                    f"column values")
+            code: Any = _ANSWERS[answer]
+        elif isinstance(answer, Mapping):
+            code = _merge_changes(info, answer)
+        else:
+            raise TypeError(
+                f"conflict callback must answer None, 'keep-local', "
+                f"'take-remote' or a dict of column values, not "
+                f"{type(answer).__name__}")
+        # The structural kinds keep their fixed resolution (the answer was
+        # still checked, so a mistake shows on the first conflict).
+        return code if info.is_choice else 0
+
+    return call
+
+
 class Client:
     """A local SQLite database that synchronizes with a dbsync server.
 
@@ -67,6 +203,9 @@ class Client:
                  page_size: Optional[int] = None) -> None:
         self._h = None
         self._progress: Optional[ProgressFn] = None
+        self._conflict_fn: Optional[ConflictFn] = None
+        self._default_policy: Optional[str] = None  # set_policy(None, ...)
+        self._report: List[Conflict] = []  # read early by a failed pull
         self._h = _core.Client.open(_str(path, "path"))
         try:
             if server_url is not None:
@@ -89,7 +228,13 @@ class Client:
     def close(self) -> None:
         """Close the database; later calls raise :class:`InvalidError`.
         Closing twice is harmless."""
-        if self._h is not None:
+        if self._h is not None and not self._h.closed():
+            # Drop the callbacks first: the binding holds them where the
+            # garbage collector cannot see, so a callback referring to this
+            # client would keep both alive (BusyError while in use).
+            self._h.on_progress(None)
+            self._h.on_conflict(None)
+            self._progress = self._conflict_fn = None
             self._h.close()
 
     @property
@@ -140,12 +285,70 @@ class Client:
 
     def conflicts(self) -> List[Conflict]:
         """The conflicts this client's pulls met since the last call (each
-        is reported once)."""
+        is reported once), whatever the policy; also the ``"unique"``
+        collisions that stopped a pull (those a UniqueConflictError
+        listed)."""
+        out = self._report + self._read_report()
+        self._report = []
+        return out
+
+    def _read_report(self) -> List[Conflict]:
         ops = self._h.conflicts()
         return [Conflict(_CONFLICT_KINDS.get(ops.conflict_kind(i), "?"),
                          ops.table(i), ops.pk(i), ops.command(i),
-                         _RESOLUTIONS.get(ops.resolution(i), "?"))
+                         _RESOLUTIONS.get(ops.resolution(i)),
+                         ops.conflict_columns(i))
                 for i in range(ops.count())]
+
+    # -- conflicts ----------------------------------------------------------
+    def set_policy(self, table: Optional[str], policy: str) -> None:
+        """How conflicts on ``table`` are decided: "local-wins" (the
+        default), "server-wins" or "callback" (the function given to
+        :meth:`on_conflict`; without one, as "local-wins"). ``table`` None
+        sets the default of tables without a policy of their own, and then
+        also overrides the "callback" default that :meth:`on_conflict`
+        brings. Kept for this handle's lifetime (not in the database); the
+        table need not be tracked yet. Policies decide the direct
+        conflicts (update/update, update/delete, delete/update,
+        insert/insert on a TEXT or BLOB key); the structural ones always
+        resolve so that no row is orphaned and no insert lost
+        (docs/conflicts.md)."""
+        if table is not None:
+            table = _str(table, "table")
+        if not isinstance(policy, str) or policy not in _POLICIES:
+            raise InvalidError(
+                f"policy must be 'local-wins', 'server-wins' or "
+                f"'callback', not {policy!r}")
+        self._h.set_policy(table, _POLICIES[policy])
+        if table is None:
+            self._default_policy = policy
+
+    def on_conflict(self, fn: Optional[ConflictFn]) -> None:
+        """Decide conflicts with ``fn(conflict)``, called during a pull for
+        every conflict in a table whose policy is "callback" — which
+        becomes the default policy (tables with their own
+        :meth:`set_policy`, and a default set with ``set_policy(None,
+        ...)``, keep theirs). ``conflict`` is a :class:`ConflictInfo`;
+        ``fn`` answers None (the default resolution), "keep-local",
+        "take-remote", or a merged row: a dict of the column values to
+        change (the rest stay as in the local row, or the remote one when
+        the local side deleted it; the key cannot change). The merged row
+        is written and pushed.
+
+        ``fn`` runs inside the pull's write transaction: it must not use
+        this client (BusyError) nor write the database. An exception it
+        raises stops the pull, whose current page changes nothing, and
+        comes out of pull()/sync() unchanged; so do InvalidError/TypeError
+        for an answer that is not one of the above (an unknown column, a
+        changed key, a value of another type). None removes the callback
+        and restores the "local-wins" default."""
+        if fn is not None and not callable(fn):
+            raise InvalidError("conflict callback is not callable")
+        self._h.on_conflict(None if fn is None else _conflict_wrapper(fn))
+        self._conflict_fn = fn
+        default = self._default_policy or (
+            "local-wins" if fn is None else "callback")
+        self._h.set_policy(None, _POLICIES[default])
 
     def compact(self) -> None:
         """Rewrite the pending log in its compressed form."""
@@ -203,21 +406,42 @@ class Client:
     def push(self) -> None:
         """Push the pending operations (PullRequired if the server moved
         on). The GIL is released during the exchange."""
-        self._h.push()
+        self._run(self._h.push)
 
     def pull(self) -> None:
-        """Fetch and merge every version after this node's."""
-        self._h.pull()
+        """Fetch and merge every version after this node's. A pulled row
+        colliding with a local one on a UNIQUE constraint stops it before
+        its page changes anything: :class:`UniqueConflictError`, whose
+        ``conflicts`` name the local rows to fix. An exception raised by a
+        callback (conflict, progress) comes out unchanged."""
+        self._run(self._h.pull)
 
     def sync(self, max_rounds: int = 0) -> None:
         """Push; on PullRequired pull and push again (``max_rounds``
-        rounds; 0 means the library's default of 5)."""
-        self._h.sync(max_rounds)
+        rounds; 0 means the library's default of 5). Raises as push() and
+        pull() do."""
+        self._run(self._h.sync, max_rounds)
 
     def repair(self) -> None:
         """Replace the tracked tables' contents with the server's copy
         (rows with pending local operations keep their local state)."""
-        self._h.repair()
+        self._run(self._h.repair)
+
+    def _run(self, call: Callable[..., None], *args: Any) -> None:
+        try:
+            call(*args)
+        except UniqueConflictError as e:
+            # The report holds the collisions (and what earlier pages of
+            # this pull met): keep it all for conflicts(), hand over the
+            # collisions with the exception.
+            try:
+                met = self._read_report()
+            except Error:  # closed or busy meanwhile: the error stands
+                met = []
+            self._report.extend(met)
+            e.conflicts = [UniqueConflict(c.table, c.pk, c.columns)
+                           for c in met if c.kind == "unique"]
+            raise
 
     @property
     def error_message(self) -> str:

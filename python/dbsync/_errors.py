@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Dict, List, NamedTuple, Optional, Tuple, Type, Union
 
 __all__ = ["Error"]
 
@@ -101,10 +101,25 @@ TooLarge: Type[Error]
 NotFound: Type[Error]
 
 
+class UniqueConflict(NamedTuple):
+    """A local row in the way of a pulled one (UniqueConflictError): its
+    table, its primary key, and the columns of the UNIQUE constraint or
+    index they collide on."""
+    table: str
+    pk: Union[int, float, str, bytes]
+    columns: Tuple[str, ...]
+
+
+UniqueConflict.__module__ = "dbsync"
+
+
 class UniqueConflictError(Error):
-    """Raised for DBSYNC_UNIQUE_CONFLICT (-14): a pushed row collides with
-    a server row on a unique constraint. ``conflicts`` lists
-    ``(table, pk, columns)`` (empty until the library reports them)."""
+    """Raised for DBSYNC_UNIQUE_CONFLICT (-14) by pull() and sync(): a
+    pulled row collides with a local row on a UNIQUE constraint or unique
+    index, and the pull stopped before its page changed anything.
+    ``conflicts`` lists the local rows in the way as ``(table, pk,
+    columns)`` tuples (:class:`UniqueConflict`), e.g. ``("member", 7,
+    ("email",))``; change or delete them, commit, and sync again."""
 
     CODE = -14
 
@@ -112,7 +127,7 @@ class UniqueConflictError(Error):
                  name: Optional[str] = None,
                  conflicts: Optional[list] = None) -> None:
         super().__init__(message, code, name)
-        self.conflicts: list = list(conflicts or [])
+        self.conflicts: List[UniqueConflict] = list(conflicts or [])
 
 
 UniqueConflictError.__module__ = "dbsync"

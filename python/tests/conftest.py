@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS city(id TEXT PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS note(id INTEGER PRIMARY KEY, body TEXT);
+CREATE TABLE IF NOT EXISTS member(id INTEGER PRIMARY KEY, email TEXT UNIQUE,
+                                  nick TEXT);
+CREATE TABLE IF NOT EXISTS tag(code TEXT PRIMARY KEY, label TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS tag_label ON tag(lower(label));
 """
+#: The tables of SCHEMA, tracked by every server and client of these tests
+#: (member: a UNIQUE column; tag: a unique index on an expression).
+TABLES = ("city", "note", "member", "tag")
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +62,8 @@ class Dbsyncd:
         self.log = open(workdir / "dbsyncd.log", "wb")
         self.proc = subprocess.Popen(
             [binary, "--store", f"sqlite:{self.store}", "--schema",
-             str(schema), "--track", "city,note", "--registration", "open",
+             str(schema), "--track", ",".join(TABLES), "--registration",
+             "open",
              "--listen", "127.0.0.1:0", "--port-file", str(port_file),
              *extra], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
@@ -97,8 +105,8 @@ class WsgiServer:
         self.store = workdir / "server.db"
         self.server = dbsync.Server(f"sqlite:{self.store}", "open")
         self.server.exec(SCHEMA)
-        self.server.track("city")
-        self.server.track("note")
+        for table in TABLES:
+            self.server.track(table)
         self.errors: list = []
         app = dbsync.wsgi.make_app(self.server)
 
@@ -180,8 +188,8 @@ class ClientDb:
         con.executescript(SCHEMA)
         con.close()
         self.client = dbsync.Client(str(path), url, timeout=10)
-        self.client.track("city")
-        self.client.track("note")
+        for table in TABLES:
+            self.client.track(table)
 
     def insert(self, name: str, key: str | None = None) -> str:
         key = key or uuid.uuid4().hex
@@ -195,6 +203,18 @@ class ClientDb:
         con = sqlite3.connect(self.path)
         try:
             return sorted(con.execute(f"SELECT * FROM {table}").fetchall())
+        finally:
+            con.close()
+
+    def exec(self, sql: str, *params) -> None:
+        """Write through a sqlite3 connection of its own, committed."""
+        con = sqlite3.connect(self.path)
+        try:
+            with con:
+                if params:
+                    con.execute(sql, params)
+                else:
+                    con.executescript(sql)
         finally:
             con.close()
 

@@ -184,17 +184,56 @@ def test_tls_protocol_http_errors(make_client):
         start_response("500 Oops", [("Content-Type", "text/plain")])
         return [b"oops"]
 
-    for app, exc, scheme in ((garbage, dbsync.ProtocolError, "http"),
-                             (fail, dbsync.HttpError, "http"),
-                             (garbage, dbsync.TlsError, "https")):
+    def newer(environ, start_response):
+        # a newer server's error code this library does not know
+        start_response("500 Internal Server Error",
+                       [("Content-Type", "application/json")])
+        return [b'{"error":{"code":-99,"name":"FROM_THE_FUTURE",'
+                b'"message":"not yet invented"}}']
+
+    for app, exc, scheme, message in (
+            (garbage, dbsync.ProtocolError, "http", None),
+            (fail, dbsync.HttpError, "http", None),
+            (newer, dbsync.InternalError, "http", "FROM_THE_FUTURE"),
+            (garbage, dbsync.TlsError, "https", None)):
         httpd = _serve(app)
         try:
             a = make_client(f"{scheme}://127.0.0.1:{httpd.server_port}")
-            with pytest.raises(exc):
+            with pytest.raises(exc, match=message):
                 a.client.register()
         finally:
             httpd.shutdown()
             httpd.server_close()
+
+
+def test_internal_error_from_a_corrupt_push_in_flight(wsgi_server,
+                                                       make_client):
+    """The id of the push in flight (kept so that a lost answer can be
+    recognized) is damaged in the file: InternalError, nothing sent."""
+    a = make_client(wsgi_server.url)
+    a.client.register()
+    a.insert("x")
+    a.exec("INSERT OR REPLACE INTO dbsync_meta(key, value)"
+           " VALUES ('push_in_flight', 'not-a-push-id')")
+    with pytest.raises(dbsync.InternalError) as e:
+        a.client.push()
+    assert e.value.code == -1 and e.value.name == "ERROR"
+    assert "corrupt" in e.value.message
+    assert wsgi_server.rows() == []
+
+
+def test_every_exception_class_is_raised_by_a_test():
+    """A guard on the suite: each class of CLASSES is expected by some
+    test of this directory, in ``pytest.raises(dbsync.X`` or in a
+    ``(app, dbsync.X, ...)`` row that a loop hands to pytest.raises. Those
+    tests provoke it through a real path (docs/python.md, Errors)."""
+    import re
+    text = "".join(p.read_text() for p in Path(__file__).parent.glob(
+        "test_*.py"))
+    raised = set(re.findall(r"raises\(dbsync\.(\w+)", text))
+    raised |= set(re.findall(r"\(\w+, dbsync\.(\w+), ", text))
+    missing = sorted(set(CLASSES.values()) - raised)
+    assert missing == []
 
 
 def test_handle_directly(tmp_path):

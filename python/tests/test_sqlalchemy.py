@@ -261,12 +261,17 @@ def test_unique_collision_with_server_app(wsgi_app_server, device):
         s.add(City(name="Lyon", country_id=1, population=2))
         s.commit()
     # The server's Lyon cannot be merged next to A's: the pull stops with
-    # an error and changes nothing here; A's own Lyon is still pending.
-    with pytest.raises(dbsync.Error) as e:
+    # UniqueConflictError naming A's row, and changes nothing here; A's own
+    # Lyon is still pending.
+    lyon = sa.scalars(select(City)).one()
+    with pytest.raises(dbsync.UniqueConflictError) as e:
         a.sync(sa)
-    assert "UNIQUE" in e.value.message or e.value.code == -14
+    assert e.value.conflicts == [("city", lyon.id, ("name",))]
     assert cities(sa) == [("Lyon", "France", 1)]
     assert [op[0] for op in a.pending()] == ["city"]
+    # SyncClient's report has the collision too.
+    assert [(c.kind, c.pk, c.columns) for c in a.conflicts()] == [
+        ("unique", lyon.id, ("name",))]
     # The app fixes its data; the next sync goes through.
     sa.scalars(select(City)).one().name = "Lyon (A)"
     sa.commit()
