@@ -18,8 +18,9 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # System libraries libdbsync.a depends on (CMakeLists.txt DBSYNC_DEPS_PC).
-DEPS_PC = ["sqlite3", "libcrypto", "libcurl", "libmicrohttpd", "jansson"]
-DEPS_FALLBACK = ["sqlite3", "crypto", "curl", "microhttpd", "jansson"]
+DEPS_PC = ["sqlite3", "libcrypto", "libcurl", "libmicrohttpd", "jansson",
+           "libpq"]
+DEPS_FALLBACK = ["sqlite3", "crypto", "curl", "microhttpd", "jansson", "pq"]
 
 
 def read_version():

@@ -49,7 +49,7 @@ TEST(remote_delete_meets_local_update_row_stays)
 	ASSERT_OK(dbsync_client_sync(p.b, 0));
 	ASSERT_EQ_STR(th_conflicts(p.b), "d/u/local city:d:1");
 	/* b keeps its row and its push re-creates it on the server. */
-	ASSERT_EQ_STR(th_cities(p.srv->store), "1:Oslo B,2:Bergen");
+	ASSERT_EQ_STR(th_cities(th_server_db(p.srv)), "1:Oslo B,2:Bergen");
 	th_pair_all_equal(&p, CITIES, "1:Oslo B,2:Bergen");
 }
 
@@ -92,7 +92,7 @@ TEST(insert_meets_insert_on_an_integer_key_both_rows_kept)
 	ASSERT_EQ_STR(people(p.pb), "Ada@Tromsø,Bob@Turku");
 	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen,10:Tromsø,11:Turku");
 	ASSERT_EQ_STR(people(p.pa), "Ada@Tromsø,Bob@Turku");
-	ASSERT_EQ_STR(people(p.srv->store), "Ada@Tromsø,Bob@Turku");
+	ASSERT_EQ_STR(people(th_server_db(p.srv)), "Ada@Tromsø,Bob@Turku");
 }
 
 TEST(insert_meets_insert_on_a_text_key_is_a_direct_conflict)
@@ -108,7 +108,7 @@ TEST(insert_meets_insert_on_a_text_key_is_a_direct_conflict)
 	/* Same identity, never renumbered: local wins on b, everyone gets
 	 * b's row. */
 	{
-		sqlite3 *db = th_db_open(p.srv->store);
+		sqlite3 *db = th_db_open(th_server_db(p.srv));
 		ASSERT_EQ_STR(th_query_text(db, "SELECT group_concat(code ||"
 						" ':' || label) FROM tag"),
 			      "x:from b");
@@ -134,7 +134,7 @@ TEST(dependency_remote_delete_of_a_parent_with_local_children)
 	/* The parent is kept and re-inserted ahead of the child. */
 	ASSERT_EQ_STR(th_cities(p.pb), "1:Oslo,2:Bergen");
 	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen");
-	ASSERT_EQ_STR(people(p.srv->store), "Cy@Bergen");
+	ASSERT_EQ_STR(people(th_server_db(p.srv)), "Cy@Bergen");
 	ASSERT_EQ_STR(people(p.pa), "Cy@Bergen");
 }
 
@@ -151,7 +151,7 @@ TEST(reversed_dependency_local_delete_of_a_parent_with_remote_children)
 	ASSERT_EQ_STR(th_cities(p.pb), "1:Oslo,2:Bergen");
 	ASSERT_EQ_STR(people(p.pb), "Di@Bergen");
 	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen");
-	ASSERT_EQ_STR(people(p.srv->store), "Di@Bergen");
+	ASSERT_EQ_STR(people(th_server_db(p.srv)), "Di@Bergen");
 }
 
 #define NODES                                                                  \

@@ -730,12 +730,14 @@ long th_ops_find_int(const th_op *ops, size_t n, const char *table,
 /* ---- runner ----------------------------------------------------------- */
 
 void th__stop_servers(void);
+void th__pg_end_case(void);
 
 static void end_case(int failed)
 {
 	const char *keep = getenv("DBSYNC_TEST_KEEP");
 
 	th__stop_servers(); /* before their memory goes */
+	th__pg_end_case();  /* schemas go once their servers are gone */
 	close_handles();
 	while (cur.mem != NULL) {
 		struct mem *m = cur.mem;
@@ -831,6 +833,21 @@ static th_server *servers[MAX_SERVERS];
 th_server *th_server_start(const char *name, const char *schema_sql,
 			   const char *const *args)
 {
+	const char *schema;
+
+	if (strcmp(th_store_kind(), "postgresql") != 0)
+		return th_server_start_url(
+			name, th_fmt("sqlite:%s.db", th_path(name)), NULL,
+			schema_sql, args);
+	schema = th_pg_schema_new();
+	return th_server_start_url(name, th_pg_store_url(schema), schema,
+				   schema_sql, args);
+}
+
+th_server *th_server_start_url(const char *name, const char *store_url,
+			       const char *pg_schema, const char *schema_sql,
+			       const char *const *args)
+{
 	const char *bin = env_or("DBSYNC_TEST_DBSYNCD", "dbsyncd");
 	const char *argv[40];
 	th_server *s = th_alloc(sizeof(*s));
@@ -840,11 +857,14 @@ th_server *th_server_start(const char *name, const char *schema_sql,
 	int fd, tries;
 
 	memset(s, 0, sizeof(*s));
-	s->store = th_fmt("%s.db", th_path(name));
+	s->store_url = th_strdup(store_url);
+	s->pg_schema = pg_schema ? th_strdup(pg_schema) : NULL;
+	if (strncmp(store_url, "sqlite:", 7) == 0)
+		s->store = th_strdup(store_url + 7);
 	s->log = th_fmt("%s.log", th_path(name));
 	argv[n++] = bin;
 	argv[n++] = "--store";
-	argv[n++] = th_fmt("sqlite:%s", s->store);
+	argv[n++] = s->store_url;
 	argv[n++] = "--listen";
 	argv[n++] = "127.0.0.1:0";
 	argv[n++] = "--port-file";

@@ -180,15 +180,63 @@ typedef struct {
 	int pid;
 	int port;
 	char url[64];
-	const char *store;   /* the store's file */
+	const char *store;   /* the store's file (NULL on PostgreSQL) */
 	const char *log;     /* the request log */
+	const char *store_url; /* what --store was given */
+	const char *pg_schema; /* the PostgreSQL store's schema, or NULL */
 } th_server;
 
-/* Start dbsyncd ($DBSYNC_TEST_DBSYNCD) on a new store th_path(name).db with
- * `schema_sql` (may be NULL) and the extra arguments `args` (NULL-ended,
- * e.g. "--track", "city,person", NULL); waits until it listens. */
+/* Start dbsyncd ($DBSYNC_TEST_DBSYNCD) on a new store with `schema_sql`
+ * (may be NULL) and the extra arguments `args` (NULL-ended, e.g. "--track",
+ * "city,person", NULL); waits until it listens. The store is a new file
+ * th_path(name).db, or, when $DBSYNC_TEST_STORE is "postgresql", a new
+ * schema of its own (th_pg_schema_new). */
 th_server *th_server_start(const char *name, const char *schema_sql,
 			   const char *const *args);
+/* The same on a given store URL (e.g. a second server on one PostgreSQL
+ * schema); `pg_schema` names that schema, NULL for SQLite. */
+th_server *th_server_start_url(const char *name, const char *store_url,
+			       const char *pg_schema, const char *schema_sql,
+			       const char *const *args);
+
+/* A SQLite file holding the server's tables as they are now, to read with
+ * the th_* SQLite helpers: the store itself for SQLite, a fresh copy of the
+ * schema's tables for PostgreSQL (integer/float/bytea columns keep their
+ * type, the rest is text). */
+const char *th_server_db(const th_server *s);
+/* Run SQL on the server's database as an application would (a direct
+ * write); asserts success. The SQL must suit the store. */
+#define th_server_exec(srv, sql)                                               \
+	th_server_exec_at(__FILE__, __LINE__, (srv), (sql))
+void th_server_exec_at(const char *file, int line, const th_server *s,
+		       const char *sql);
+
+/* ---- PostgreSQL (harness_pg.c) ----------------------------------------- */
+
+/* "postgresql" when $DBSYNC_TEST_STORE says so, else "sqlite". */
+const char *th_store_kind(void);
+/* $DBSYNC_TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/test. */
+const char *th_pg_url(void);
+/* A new empty schema in that database, dropped (CASCADE) when the case
+ * ends; schemas of dead test processes are swept. Fails the case when
+ * PostgreSQL cannot be reached. */
+const char *th_pg_schema_new(void);
+/* The store URL of a dbsyncd keeping everything in `schema`. */
+const char *th_pg_store_url(const char *schema);
+/* A libpq connection (PGconn *) with search_path `schema`, closed when the
+ * case ends unless closed earlier. */
+void *th_pg_connect(const char *schema);
+void th_pg_close(void *conn);
+#define th_pg_exec(conn, sql) th_pg_exec_at(__FILE__, __LINE__, (conn), (sql))
+void th_pg_exec_at(const char *file, int line, void *conn, const char *sql);
+/* Run SQL; 0 or -1, with the SQLSTATE in *sqlstate (case memory). */
+int th_pg_exec_rc(void *conn, const char *sql, char **sqlstate);
+#define th_pg_query_text(conn, sql)                                            \
+	th_pg_query_text_at(__FILE__, __LINE__, (conn), (sql))
+char *th_pg_query_text_at(const char *file, int line, void *conn,
+			  const char *sql);
+/* The tables of `schema` copied into a new SQLite file (see th_server_db). */
+const char *th_pg_copy(const char *schema);
 /* Stop it (SIGTERM, wait) and return its exit status. */
 int th_server_stop(th_server *s);
 

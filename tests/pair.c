@@ -125,7 +125,7 @@ void th_pair_all_equal(const th_pair *p, const char *select, const char *want)
 	ASSERT_OK(dbsync_client_sync(p->a, 0));
 	ASSERT_OK(dbsync_client_sync(p->b, 0));
 	ASSERT_OK(dbsync_client_sync(p->a, 0));
-	ASSERT_EQ_STR(th_rows(p->srv->store, select), want);
+	ASSERT_EQ_STR(th_rows(th_server_db(p->srv), select), want);
 	ASSERT_EQ_STR(th_rows(p->pa, select), want);
 	ASSERT_EQ_STR(th_rows(p->pb, select), want);
 	ASSERT_EQ_STR(th_pending_str(p->a), "");

@@ -17,6 +17,22 @@ static const char schema[] =
 static const char *const open_args[] = {"--track", "city,tag",
 					"--registration", "open", NULL};
 
+/* The same tables for a PostgreSQL store (no rowids there at all). */
+static const char pg_schema[] =
+	"CREATE TABLE IF NOT EXISTS city(id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS tag(code TEXT PRIMARY KEY, label TEXT);";
+
+static th_server *start_server(void)
+{
+	return th_server_start("server",
+			       strcmp(th_store_kind(), "postgresql") == 0
+				       ? pg_schema
+				       : schema,
+			       open_args);
+}
+
+
 static dbsync_client *client(const th_server *srv, const char *name)
 {
 	const char *path = th_fmt("%s.db", th_path(name));
@@ -55,7 +71,7 @@ static void exec_on(const char *path, const char *sql)
 
 static void fill_server(const th_server *srv, int n)
 {
-	exec_on(srv->store,
+	th_server_exec(srv,
 		th_fmt("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1"
 		       " FROM r WHERE i < %d) INSERT INTO city SELECT i, 'c' ||"
 		       " i FROM r; WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL"
@@ -66,7 +82,7 @@ static void fill_server(const th_server *srv, int n)
 
 TEST(repair_copies_every_page_and_keeps_local_pending_rows)
 {
-	th_server *srv = th_server_start("server", schema, open_args);
+	th_server *srv = start_server();
 	dbsync_client *a = client(srv, "a");
 	const char *path = dbsync_client_path(a);
 	int64_t v = 0;
@@ -91,17 +107,17 @@ TEST(repair_copies_every_page_and_keeps_local_pending_rows)
 	}
 	ASSERT_EQ_STR(th_pending_str(a), "city:i:99999");
 	ASSERT_OK(dbsync_client_sync(a, 0));
-	ASSERT_EQ_STR(contents(path), contents(srv->store));
+	ASSERT_EQ_STR(contents(path), contents(th_server_db(srv)));
 }
 
 TEST(repair_replaces_divergent_rows)
 {
-	th_server *srv = th_server_start("server", schema, open_args);
+	th_server *srv = start_server();
 	dbsync_client *a = client(srv, "a");
 	const char *path = dbsync_client_path(a);
 	sqlite3 *db;
 
-	exec_on(srv->store, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen')");
+	th_server_exec(srv, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen')");
 	ASSERT_OK(dbsync_client_sync(a, 0));
 	/* Divergence the log cannot explain: written with capture gone. */
 	db = th_db_open(path);
@@ -127,7 +143,7 @@ static int stop_after_first_page(uint64_t bytes_done, uint64_t bytes_total,
 
 TEST(interrupted_repair_changes_nothing)
 {
-	th_server *srv = th_server_start("server", schema, open_args);
+	th_server *srv = start_server();
 	dbsync_client *a = client(srv, "a");
 	const char *path = dbsync_client_path(a);
 	char *before;
@@ -144,7 +160,7 @@ TEST(interrupted_repair_changes_nothing)
 
 TEST(trimmed_history_means_repair_and_sync_does_it)
 {
-	th_server *srv = th_server_start("server", schema, open_args);
+	th_server *srv = start_server();
 	dbsync_client *a = client(srv, "a"), *b = client(srv, "b");
 	dbsync_server *admin = NULL;
 
@@ -153,7 +169,7 @@ TEST(trimmed_history_means_repair_and_sync_does_it)
 	exec_on(dbsync_client_path(a), "INSERT INTO city VALUES (2, 'Bergen')");
 	ASSERT_OK(dbsync_client_sync(a, 0));
 	/* Trim through the store (another process, like an admin job). */
-	ASSERT_OK(dbsync_server_open(&admin, th_fmt("sqlite:%s", srv->store)));
+	ASSERT_OK(dbsync_server_open(&admin, srv->store_url));
 	ASSERT_OK(dbsync_server_trim(admin, 2));
 	ASSERT_CODE(dbsync_server_trim(admin, -1), DBSYNC_INVALID);
 	dbsync_server_free(admin);
@@ -170,10 +186,10 @@ TEST(trimmed_history_means_repair_and_sync_does_it)
 	ASSERT_OK(dbsync_client_sync(b, 0));
 	ASSERT_EQ_STR(contents(dbsync_client_path(b)),
 		      "1:Oslo,2:Bergen,3:Turku | ");
-	ASSERT_EQ_STR(contents(srv->store), "1:Oslo,2:Bergen,3:Turku | ");
+	ASSERT_EQ_STR(contents(th_server_db(srv)), "1:Oslo,2:Bergen,3:Turku | ");
 	/* a was up to date: it is not affected. */
 	ASSERT_OK(dbsync_client_sync(a, 0));
-	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(th_server_db(srv)));
 }
 
 static const th_case cases[] = {

@@ -89,7 +89,7 @@ TEST(three_clients_converge)
 	ASSERT_OK(dbsync_client_sync(b, 0));
 	/* c starts from a full copy instead of the history. */
 	ASSERT_OK(dbsync_client_repair(c));
-	ASSERT_EQ_STR(contents(dbsync_client_path(c)), contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(c)), contents(th_server_db(srv)));
 	exec_on(c, "UPDATE city SET name = 'Åbo' WHERE id = 3;"
 		   "DELETE FROM person WHERE id = 11;"
 		   "UPDATE person SET city_id = 3 WHERE id = 10");
@@ -101,7 +101,7 @@ TEST(three_clients_converge)
 	ASSERT_OK(dbsync_client_sync(c, 0));
 	ASSERT_OK(dbsync_client_sync(a, 0));
 
-	want = contents(srv->store);
+	want = contents(th_server_db(srv));
 	ASSERT_EQ_STR(want, "1:Oslo,3:Åbo | 10:Ada:3,12:Cy:3");
 	ASSERT_EQ_STR(contents(dbsync_client_path(a)), want);
 	ASSERT_EQ_STR(contents(dbsync_client_path(b)), want);
@@ -145,12 +145,14 @@ TEST(lost_push_answer_then_retry_creates_no_duplicate)
 
 	exec_on(a, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen')");
 	push_losing_the_answer(a, &threshold);
-	sdb = th_db_open(srv->store);
+	sdb = th_db_open(th_server_db(srv));
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 2);
+	th_db_close(sdb);
 	/* Still pending here: the client does not know. A write meanwhile
 	 * follows the retried push as a push of its own. */
 	exec_on(a, "INSERT INTO city VALUES (3, 'Turku')");
 	ASSERT_OK(dbsync_client_push(a)); /* retry (recognized), then more */
+	sdb = th_db_open(th_server_db(srv));
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM dbsync_versions"),
 		      2);
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 3);
@@ -175,7 +177,7 @@ TEST(lost_push_answer_then_pull_recognizes_own_version)
 	ASSERT_OK(dbsync_client_sync(b, 0));
 	ASSERT_OK(dbsync_client_sync(a, 0));
 	ASSERT_EQ_STR(th_pending_str(a), "");
-	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(th_server_db(srv)));
 	ASSERT_EQ_INT(latest(a), 2);
 }
 
@@ -226,9 +228,9 @@ TEST(two_concurrent_pushes_on_one_base_one_wins)
 		ASSERT_OK(dbsync_client_sync(p[k].c, 0));
 	ASSERT_OK(dbsync_client_sync(p[0].c, 0));
 	ASSERT_EQ_STR(contents(dbsync_client_path(p[0].c)),
-		      contents(srv->store));
+		      contents(th_server_db(srv)));
 	ASSERT_EQ_STR(contents(dbsync_client_path(p[1].c)),
-		      contents(srv->store));
+		      contents(th_server_db(srv)));
 }
 
 struct writer {
@@ -276,7 +278,7 @@ TEST(writes_during_sync_reach_the_server_later)
 	pthread_join(t, NULL);
 	ASSERT_OK(dbsync_client_sync(a, 0));
 	ASSERT_GT_INT(w.written, 0);
-	sdb = th_db_open(srv->store);
+	sdb = th_db_open(th_server_db(srv));
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"),
 		      w.written);
 	th_db_close(sdb);
@@ -287,11 +289,10 @@ TEST(direct_server_writes_reach_every_client)
 {
 	th_server *srv = th_server_start("server", schema, open_args);
 	dbsync_client *a = client(srv, "a"), *b = client(srv, "b");
-	sqlite3 *sdb = th_db_open(srv->store);
 
-	th_exec(sdb, "INSERT INTO city VALUES (5, 'Direct')");
-	th_exec(sdb, "BEGIN; INSERT INTO city VALUES (6, 'Rolled'); ROLLBACK");
-	th_db_close(sdb);
+	th_server_exec(srv, "INSERT INTO city VALUES (5, 'Direct')");
+	th_server_exec(srv, "BEGIN; INSERT INTO city VALUES (6, 'Rolled');"
+			    " ROLLBACK");
 	ASSERT_OK(dbsync_client_sync(a, 0));
 	ASSERT_OK(dbsync_client_sync(b, 0));
 	ASSERT_EQ_STR(contents(dbsync_client_path(a)), "5:Direct | ");
@@ -332,16 +333,14 @@ TEST(pull_killed_mid_way_resumes_without_refetching)
 {
 	th_server *srv = th_server_start("server", schema, open_args);
 	dbsync_client *a = client(srv, "a");
-	sqlite3 *sdb = th_db_open(srv->store);
 	int fds[2], status, pages = 0;
 	int64_t sent_before_kill, sent_total;
 	pid_t pid;
 	char c;
 
-	th_exec(sdb, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1"
-		     " FROM r WHERE i < 100000) INSERT INTO city SELECT i,"
-		     " 'city ' || i FROM r");
-	th_db_close(sdb);
+	th_server_exec(srv, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL"
+			    " SELECT i + 1 FROM r WHERE i < 100000)"
+			    " INSERT INTO city SELECT i, 'city ' || i FROM r");
 	ASSERT_OK(dbsync_client_set_page_size(a, 1000));
 	ASSERT_EQ_INT(pipe(fds), 0);
 	fflush(stdout);
@@ -373,7 +372,7 @@ TEST(pull_killed_mid_way_resumes_without_refetching)
 	sent_total = ops_sent_metric(srv);
 	/* At most the page in flight at the kill travels twice. */
 	ASSERT_LE_INT(sent_total, 100000 + 1000);
-	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(th_server_db(srv)));
 	ASSERT_EQ_STR(th_pending_str(a), "");
 }
 
@@ -475,7 +474,7 @@ static dbsync_client *tls_client(const char *url, const char *ca_file,
 
 static int64_t server_nodes(const th_server *srv)
 {
-	sqlite3 *sdb = th_db_open(srv->store);
+	sqlite3 *sdb = th_db_open(th_server_db(srv));
 	int64_t n = th_query_int(sdb, "SELECT count(*) FROM dbsync_nodes");
 
 	th_db_close(sdb);
@@ -499,14 +498,14 @@ TEST(https_with_the_ca_file_registers_and_syncs)
 	exec_on(a, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen');"
 		   "INSERT INTO person VALUES (10, 'Ada', 1)");
 	ASSERT_OK(dbsync_client_sync(a, 0));
-	ASSERT_EQ_STR(contents(srv->store), "1:Oslo,2:Bergen | 10:Ada:1");
+	ASSERT_EQ_STR(contents(th_server_db(srv)), "1:Oslo,2:Bergen | 10:Ada:1");
 	exec_on(b, "INSERT INTO city VALUES (3, 'Turku')");
 	ASSERT_OK(dbsync_client_sync(b, 0));
 	ASSERT_OK(dbsync_client_sync(a, 0));
-	ASSERT_EQ_STR(contents(srv->store),
+	ASSERT_EQ_STR(contents(th_server_db(srv)),
 		      "1:Oslo,2:Bergen,3:Turku | 10:Ada:1");
-	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(srv->store));
-	ASSERT_EQ_STR(contents(dbsync_client_path(b)), contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(th_server_db(srv)));
+	ASSERT_EQ_STR(contents(dbsync_client_path(b)), contents(th_server_db(srv)));
 	ASSERT_EQ_STR(th_pending_str(a), "");
 	ASSERT_EQ_STR(th_pending_str(b), "");
 	ASSERT_EQ_INT(latest(a), latest(b));
@@ -579,13 +578,13 @@ TEST(large_push_goes_in_batches_under_the_body_limit)
 		   " 'a city with a longish name, number ' || i FROM r");
 	ASSERT_OK(dbsync_client_push(a));
 	ASSERT_EQ_STR(th_pending_str(a), "");
-	sdb = th_db_open(srv->store);
+	sdb = th_db_open(th_server_db(srv));
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM city"), 45000);
 	ASSERT_EQ_INT(th_query_int(sdb, "SELECT count(*) FROM dbsync_versions"),
 		      3);
 	th_db_close(sdb);
 	ASSERT_OK(dbsync_client_sync(b, 0));
-	ASSERT_EQ_STR(contents(dbsync_client_path(b)), contents(srv->store));
+	ASSERT_EQ_STR(contents(dbsync_client_path(b)), contents(th_server_db(srv)));
 }
 
 static const th_case cases[] = {

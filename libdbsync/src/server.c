@@ -43,9 +43,13 @@ int dbsync_server_open(dbsync_server **out, const char *store)
 					 "store is NULL or empty");
 	ops = dbsync__store_find(store, &location);
 	if (!ops)
+		/* Only the scheme is echoed: the rest may hold a password. */
 		return dbsync__error_set(NULL, DBSYNC_INVALID,
-					 "unknown store \"%.64s\" (expected "
-					 "sqlite:PATH)",
+					 "unknown store kind \"%.*s\" (expected "
+					 "sqlite:PATH or postgresql://...)",
+					 (int)(strcspn(store, ":") < 32
+						       ? strcspn(store, ":")
+						       : 32),
 					 store);
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->location = strdup(location)) ||

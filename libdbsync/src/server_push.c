@@ -163,13 +163,157 @@ static int apply_deferred(dbsync_server *s, dbsync__store *store,
 	return rc;
 }
 
+/* ---- order inside a self-referencing table --------------------------- */
+
+/* The column of `t` that refers to `t` itself (the first), or -1. */
+static long self_ref(const dbsync__store_table *t)
+{
+	size_t k;
+
+	for (k = 0; k < t->nrefs; k++)
+		if (strcasecmp(t->refs[k].table, t->name) == 0)
+			return (long)t->refs[k].column;
+	return -1;
+}
+
+/* One row of a self-referencing table being written: its key, the key of
+ * the row it refers to, and the push operation. */
+struct link {
+	dbsync__value pk, parent;
+	size_t op;
+	int done;
+};
+
+static int link_cmp(const void *x, const void *y)
+{
+	return dbsync__value_compare(&((const struct link *)x)->pk,
+				     &((const struct link *)y)->pk);
+}
+
+/*
+ * Rewrite ops[0..n) (indexes into the push) so that a row comes after the
+ * row it refers to when both are in the set: parents first. Each row walks
+ * up its chain of parents in the set; the walk is output top-down. Rows in
+ * a cycle keep their relative order. Sorting by key makes it n log n.
+ */
+static int parents_first(struct link *l, size_t n, size_t *ops)
+{
+	size_t *chain = malloc((n ? n : 1) * sizeof(*chain)), k, out = 0;
+
+	if (!chain)
+		return DBSYNC_NOMEM;
+	qsort(l, n, sizeof(*l), link_cmp);
+	for (k = 0; k < n; k++) {
+		size_t len = 0, at = k;
+		/* Collect the not yet placed ancestors, nearest first. */
+		while (!l[at].done) {
+			struct link *p;
+			l[at].done = 1;
+			chain[len++] = at;
+			if (l[at].parent.type == DBSYNC_TYPE_NULL)
+				break;
+			p = bsearch(&l[at].parent, l, n, sizeof(*l),
+				    link_cmp);
+			if (!p)
+				break;
+			at = (size_t)(p - l);
+		}
+		while (len)
+			ops[out++] = l[chain[--len]].op;
+	}
+	free(chain);
+	return 0;
+}
+
+/*
+ * Order the push's operations on self-referencing table `t` (indexes in
+ * `ops`, `n` of them): upserts parents first by the rows they write,
+ * deletes children first by the rows the store holds. SQLite checks these
+ * foreign keys at commit; PostgreSQL checks the usual NOT DEFERRABLE ones
+ * row by row, so the order must be right by itself.
+ */
+static int order_self(dbsync_server *s, dbsync__store *store,
+		      const dbsync__push_req *p, const struct bound_table *b,
+		      const dbsync__store_table *t, long col, int deletes,
+		      size_t *ops, size_t n, dbsync__error *err)
+{
+	struct link *l = calloc(n ? n : 1, sizeof(*l));
+	size_t k, c;
+	int rc = l ? 0 : DBSYNC_NOMEM;
+
+	for (k = 0; k < n && !rc; k++) {
+		const dbsync__msg_op *op = &p->ops[ops[k]];
+		const struct bound_table *bt = &b[op->table];
+
+		l[k].op = ops[k];
+		l[k].pk = op->pk; /* borrowed from the push */
+		l[k].parent.type = DBSYNC_TYPE_NULL;
+		if (!deletes) {
+			for (c = 0; c < op->nrow; c++)
+				if (bt->store_col[c] == (size_t)col)
+					l[k].parent = op->row[c];
+		} else {
+			const dbsync__value *row = NULL;
+			rc = s->ops->row(store, t, &op->pk, &row, err);
+			/* Its values live until the next store call. */
+			if (rc == 1)
+				rc = dbsync__value_copy(&l[k].parent,
+							&row[col])
+					     ? DBSYNC_NOMEM
+					     : 0;
+			else if (rc == 0)
+				l[k].parent.type = DBSYNC_TYPE_NULL;
+		}
+	}
+	if (!rc)
+		rc = parents_first(l, n, ops);
+	if (!rc && deletes)
+		for (k = 0; k < n / 2; k++) {
+			size_t tmp = ops[k];
+			ops[k] = ops[n - 1 - k];
+			ops[n - 1 - k] = tmp;
+		}
+	for (k = 0; deletes && l && k < n; k++)
+		dbsync__value_clear(&l[k].parent);
+	free(l);
+	if (rc == DBSYNC_NOMEM)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	return rc;
+}
+
+/* The push's operations on table `t` of one kind, in the order to apply
+ * them (push order, reversed for deletes, then by self-reference). */
+static int ops_of_table(dbsync_server *s, dbsync__store *store,
+			const dbsync__push_req *p, const struct bound_table *b,
+			const dbsync__store_table *t, int deletes, size_t *ops,
+			size_t *n, dbsync__error *err)
+{
+	long col = self_ref(t);
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < p->nops; i++) {
+		const dbsync__msg_op *op =
+			&p->ops[deletes ? p->nops - 1 - i : i];
+		int del = op->op == 'd' || op->op == 't';
+		if (b[op->table].t == t && (del ? deletes
+						: !deletes && (op->op == 'i' ||
+							       op->op == 'u')))
+			ops[(*n)++] = deletes ? p->nops - 1 - i : i;
+	}
+	if (col < 0 || *n < 2)
+		return 0;
+	return order_self(s, store, p, b, t, col, deletes, ops, *n, err);
+}
+
 static int apply_all(dbsync_server *s, dbsync__store *store,
 		     const dbsync__push_req *p, const struct bound_table *b,
 		     const dbsync__store_table *t, size_t nt, size_t *applied,
 		     dbsync__error *err)
 {
 	dbsync__value *row = NULL;
-	size_t *deferred = NULL, ndeferred = 0, k, i, width = 1;
+	size_t *deferred = NULL, *ops = NULL, ndeferred = 0, n, k, i,
+	       width = 1;
 	int rc = 0;
 
 	for (k = 0; k < nt; k++)
@@ -177,36 +321,36 @@ static int apply_all(dbsync_server *s, dbsync__store *store,
 			width = t[k].ncolumns;
 	row = calloc(width, sizeof(*row));
 	deferred = calloc(p->nops ? p->nops : 1, sizeof(*deferred));
-	if (!row || !deferred) {
+	ops = calloc(p->nops ? p->nops : 1, sizeof(*ops));
+	if (!row || !deferred || !ops) {
 		free(row);
 		free(deferred);
+		free(ops);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	}
 	/* Inserts and updates parents-first, in the push's order within a
 	 * table; then deletes children-first. */
-	for (k = 0; k < nt && !rc; k++)
-		for (i = 0; i < p->nops && !rc; i++) {
-			const dbsync__msg_op *op = &p->ops[i];
-			if (b[op->table].t != &t[k] ||
-			    (op->op != 'i' && op->op != 'u'))
-				continue;
-			rc = upsert_or_defer(s, store, p, b, i, row, deferred,
-					     &ndeferred, err);
+	for (k = 0; k < nt && !rc; k++) {
+		rc = ops_of_table(s, store, p, b, &t[k], 0, ops, &n, err);
+		for (i = 0; i < n && !rc; i++) {
+			rc = upsert_or_defer(s, store, p, b, ops[i], row,
+					     deferred, &ndeferred, err);
 			(*applied)++;
 		}
-	for (k = nt; k-- > 0 && !rc;)
-		for (i = p->nops; i-- > 0 && !rc;) {
-			const dbsync__msg_op *op = &p->ops[i];
-			if (b[op->table].t != &t[k] ||
-			    (op->op != 'd' && op->op != 't'))
-				continue;
+	}
+	for (k = nt; k-- > 0 && !rc;) {
+		rc = ops_of_table(s, store, p, b, &t[k], 1, ops, &n, err);
+		for (i = 0; i < n && !rc; i++) {
+			const dbsync__msg_op *op = &p->ops[ops[i]];
 			rc = s->ops->apply(store, &t[k], op->op, &op->pk,
 					   NULL, err);
 			(*applied)++;
 		}
+	}
 	if (!rc && ndeferred)
 		rc = apply_deferred(s, store, p, b, row, deferred, ndeferred,
 				    err);
+	free(ops);
 	free(deferred);
 	free(row);
 	return rc;

@@ -1,14 +1,30 @@
 /*
  * store.h - where the server keeps its data, behind one interface.
  *
- * No protocol code knows which store it talks to: server.c calls these
- * functions through a dbsync__store_ops table. store_sqlite.c is the first
- * implementation; a PostgreSQL store is a second file of the same shape.
+ * No protocol code knows which store it talks to: server*.c call these
+ * functions through a dbsync__store_ops table. store_sqlite.c keeps
+ * everything in one SQLite file; store_pg*.c in one PostgreSQL schema that
+ * several server processes may share.
  *
  * A dbsync__store is one connection, used by one request at a time. Every
- * call that reads or writes runs inside begin()/commit(); write transactions
- * are serialized by the store (that is what makes two pushes on the same
- * base impossible to both accept).
+ * call that reads or writes runs inside begin()/commit(). The semantics the
+ * protocol relies on, which every store provides:
+ *
+ * - Versions are numbered 1, 2, 3... without gaps and are made one at a
+ *   time: fold_direct_writes, apply_begin..apply_end and trim hold the
+ *   store's version lock from that call until commit/rollback (SQLite: the
+ *   write transaction itself; PostgreSQL: an advisory lock). A push calls
+ *   fold_direct_writes first, so its base check, its writes and its new
+ *   version happen under one lock: of two pushes on the same base exactly
+ *   one is accepted. Other write transactions (nodes, nonces) do not
+ *   serialize with pushes.
+ * - Every change to a tracked table, by a push or by any other program, is
+ *   logged in the writer's transaction with a seq. A version covers a
+ *   contiguous seq range; seqs only grow, and no entry can later appear
+ *   inside a range that was already given to a version (each store says
+ *   how it guarantees that with concurrent writers).
+ * - begin(s, 0) reads one consistent snapshot until commit/rollback.
+ * - Nonces are unique per node across every process sharing the store.
  */
 #ifndef DBSYNC_STORE_H
 #define DBSYNC_STORE_H
@@ -59,7 +75,7 @@ typedef struct dbsync__store_version {
 } dbsync__store_version;
 
 typedef struct dbsync__store_ops {
-	const char *kind; /* "sqlite" */
+	const char *kind; /* "sqlite", "postgresql" */
 	int (*open)(dbsync__store **out, const char *location,
 		    dbsync__error *err);
 	void (*close)(dbsync__store *s);
@@ -91,7 +107,8 @@ typedef struct dbsync__store_ops {
 			 int64_t now, int64_t oldest, dbsync__error *err);
 
 	/* Versions. */
-	/* Give unversioned direct writes a version of their own (no node). */
+	/* Take the version lock; give unversioned direct writes a version of
+	 * their own (no node). */
 	int (*fold_direct_writes)(dbsync__store *s, int64_t now,
 				  dbsync__error *err);
 	int (*latest_version)(dbsync__store *s, int64_t *version,
@@ -100,11 +117,17 @@ typedef struct dbsync__store_ops {
 	int (*find_push)(dbsync__store *s, int64_t node, const char *push_id,
 			 int64_t *version, dbsync__error *err);
 
-	/* Applying a push: begin marks the log, apply writes rows, end makes
-	 * one version of what changed (*version 0 if nothing did). */
+	/* Applying a push: begin takes the version lock, defers what foreign
+	 * keys can be deferred and marks the log; apply writes rows; end makes
+	 * one version of what changed (*version 0 if nothing did). A row
+	 * written with the same values it had is no change. Foreign keys the
+	 * store cannot defer hold because the push writes parents first and
+	 * deletes children first; a broken one fails apply or commit with
+	 * DBSYNC_CONFLICT. */
 	int (*apply_begin)(dbsync__store *s, int64_t *mark, dbsync__error *err);
 	/* 'i'/'u' upsert `row` (t->ncolumns values); 'd'/'t' delete if
-	 * present. */
+	 * present. DBSYNC_UNIQUE_CONFLICT leaves the transaction usable (the
+	 * push goes on and retries the row); any other error ends the push. */
 	int (*apply)(dbsync__store *s, const dbsync__store_table *t, char op,
 		     const dbsync__value *pk, const dbsync__value *row,
 		     dbsync__error *err);
@@ -132,8 +155,9 @@ typedef struct dbsync__store_ops {
 				  const dbsync__store_version *v),
 			void *payload, dbsync__error *err);
 	/* Repair: up to `max` rows of `t` after position `after` in a stable
-	 * order (rowid, or offset for WITHOUT ROWID tables), each with the
-	 * position to resume after; *more tells whether rows remain. */
+	 * order (rowid, or offset in key order for WITHOUT ROWID tables and in
+	 * PostgreSQL), each with the position (>= 1) to resume after; 0
+	 * starts the table. *more tells whether rows remain. */
 	int (*scan)(dbsync__store *s, const dbsync__store_table *t,
 		    int64_t after, size_t max,
 		    int (*fn)(void *payload, int64_t position,
@@ -154,13 +178,18 @@ typedef struct dbsync__store_ops {
 		   dbsync__error *err);
 } dbsync__store_ops;
 
-/* The store kind for a location ("sqlite:PATH"); NULL if unknown. Sets
- * *location to the part after the scheme. */
+/* The store kind for a location ("sqlite:PATH", "postgresql://..."); NULL
+ * if unknown. Sets *location to what the store's open() takes: the path
+ * after "sqlite:", the whole URL for PostgreSQL. */
 const dbsync__store_ops *dbsync__store_find(const char *url,
 					    const char **location);
 
 void dbsync__store_tables_free(dbsync__store_table *t, size_t n);
+/* Parents before children (by `parents`); tables in a cycle keep their
+ * order. */
+void dbsync__store_tables_order(dbsync__store_table *t, size_t n);
 
 extern const dbsync__store_ops dbsync__store_sqlite;
+extern const dbsync__store_ops dbsync__store_pg;
 
 #endif

@@ -206,26 +206,6 @@ static int sq_track(dbsync__store *s, const char *table, dbsync__error *err)
 	return rc;
 }
 
-void dbsync__store_tables_free(dbsync__store_table *t, size_t n)
-{
-	size_t k, j;
-
-	for (k = 0; k < n; k++) {
-		free(t[k].name);
-		free(t[k].pk);
-		for (j = 0; j < t[k].ncolumns; j++)
-			free(t[k].columns[j]);
-		free(t[k].columns);
-		for (j = 0; j < t[k].nparents; j++)
-			free(t[k].parents[j]);
-		free(t[k].parents);
-		for (j = 0; j < t[k].nrefs; j++)
-			free(t[k].refs[j].table);
-		free(t[k].refs);
-	}
-	free(t);
-}
-
 static int push_string(char ***list, size_t *n, const char *s)
 {
 	char **p = realloc(*list, (*n + 1) * sizeof(*p));
@@ -343,42 +323,6 @@ static int describe(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
 	return read_refs(db, t, err);
 }
 
-static int references(const dbsync__store_table *child, const char *parent)
-{
-	size_t k;
-
-	for (k = 0; k < child->nparents; k++)
-		if (sqlite3_stricmp(child->parents[k], parent) == 0)
-			return 1;
-	return 0;
-}
-
-/* Parents before children (Kahn); tables in a cycle keep registry order. */
-static void order_by_references(dbsync__store_table *t, size_t n)
-{
-	size_t done = 0, k, j;
-
-	while (done < n) {
-		size_t pick = n;
-		for (k = done; k < n && pick == n; k++) {
-			int blocked = 0;
-			for (j = done; j < n && !blocked; j++)
-				blocked = j != k && references(&t[k], t[j].name);
-			if (!blocked)
-				pick = k;
-		}
-		if (pick == n)
-			pick = done; /* a cycle: take the oldest */
-		if (pick != done) {
-			dbsync__store_table tmp = t[pick];
-			memmove(&t[done + 1], &t[done],
-				(pick - done) * sizeof(*t));
-			t[done] = tmp;
-		}
-		done++;
-	}
-}
-
 static int sq_tables(dbsync__store *s, dbsync__store_table **out, size_t *n,
 		     dbsync__error *err)
 {
@@ -429,7 +373,7 @@ static int sq_tables(dbsync__store *s, dbsync__store_table **out, size_t *n,
 		dbsync__store_tables_free(list, count);
 		return rc;
 	}
-	order_by_references(list, count);
+	dbsync__store_tables_order(list, count);
 	*out = list;
 	*n = count;
 	return 0;

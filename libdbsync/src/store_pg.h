@@ -1,0 +1,121 @@
+/*
+ * store_pg.h - the PostgreSQL store's internals, shared by store_pg.c
+ * (connection, transactions, versions, rows) and store_pg_schema.c (its
+ * tables, the capture triggers, describing user tables). These two files
+ * are the only users of libpq.
+ *
+ * Everything lives in one schema: the connection's current_schema() when
+ * the store opens (`public` unless the URL sets a search_path through
+ * `options=-c search_path=NAME`). Several processes may share it; see
+ * store_pg.c for how versions stay contiguous seq ranges under concurrent
+ * writers.
+ */
+#ifndef DBSYNC_STORE_PG_H
+#define DBSYNC_STORE_PG_H
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "sqlutil.h"
+#include "store.h"
+
+/* Type OIDs of the built-in types read back (pg_type.h is a server
+ * header, not installed with libpq). */
+#define DBSYNC__PG_BOOL 16
+#define DBSYNC__PG_BYTEA 17
+#define DBSYNC__PG_INT8 20
+#define DBSYNC__PG_INT2 21
+#define DBSYNC__PG_INT4 23
+#define DBSYNC__PG_OID 26
+#define DBSYNC__PG_FLOAT4 700
+#define DBSYNC__PG_FLOAT8 701
+#define DBSYNC__PG_NUMERIC 1700
+
+/* Advisory lock classes (the first key of the two-key form): "dbsy" for
+ * the version lock, "dbsz" for schema setup. The second key is the oid of
+ * the schema's dbsync_log table (version lock) or of the schema (setup),
+ * so stores in different schemas never wait for each other. */
+#define DBSYNC__PG_LOCK_VERSION 1684173689
+#define DBSYNC__PG_LOCK_SETUP 1684173690
+
+/* Statements of one tracked table, built from its column list. */
+struct dbsync__pg_table {
+	int64_t tid;
+	char **columns; /* what the SQL was built from */
+	size_t ncolumns;
+	char *upsert, *del, *select;
+	int has_unique; /* a unique index besides the key: upserts need a
+			   savepoint to survive a collision */
+};
+
+struct dbsync__store {
+	PGconn *conn;
+	char *schema;	       /* current_schema() at open */
+	char *qschema;	       /* the same, quoted as an identifier */
+	unsigned int ns_oid;   /* its pg_namespace oid */
+	unsigned int log_oid;  /* dbsync_log's oid: the version lock's key */
+	int locked;	       /* holds the version lock in this transaction */
+	struct dbsync__pg_table *tables;
+	size_t ntables;
+	/* row(): the result its values point into, and decoded blobs. */
+	PGresult *row_res;
+	dbsync__value *row_values;
+	size_t row_cap;
+	unsigned char **blobs;
+	size_t nblobs, blob_cap;
+	sqlite3 *fold; /* in-memory dbsync_log for compressing pull pages */
+};
+
+/*
+ * Run `sql` with `n` text parameters (NULL = SQL NULL). *out (if given)
+ * receives the result, which the caller PQclear()s; otherwise it is
+ * cleared here. Errors are recorded as "<context>: <server message>" with
+ * a code from the SQLSTATE (see dbsync__pg_error).
+ */
+int dbsync__pg_exec(dbsync__store *s, const char *sql, int n,
+		    const char *const *params, PGresult **out,
+		    dbsync__error *err, const char *context);
+
+/* Record the failure in `res` (or the connection's, if res is NULL):
+ * lock timeouts, deadlocks and serialization failures are DBSYNC_BUSY,
+ * out-of-memory DBSYNC_NOMEM, the rest DBSYNC_DB. */
+int dbsync__pg_error(dbsync__error *err, PGconn *conn, const PGresult *res,
+		     const char *context);
+
+/* The SQLSTATE of a failed result, "" if none. */
+const char *dbsync__pg_sqlstate(const PGresult *res);
+
+/* One of `res`'s fields as a dbsync value of the type its column type
+ * maps to (integers, bool -> INTEGER; float, numeric with a fraction ->
+ * FLOAT; bytea -> BLOB; anything else -> TEXT). Text points into `res`; a
+ * blob is decoded into memory the store frees at the next row()/scan row
+ * (dbsync__pg_blobs_release). 0 or DBSYNC_NOMEM. */
+int dbsync__pg_value(dbsync__store *s, const PGresult *res, int row, int col,
+		     unsigned int type, dbsync__value *v);
+void dbsync__pg_blobs_release(dbsync__store *s);
+
+/* A value as a text parameter: malloc'd, NULL for SQL NULL; *nomem set on
+ * allocation failure. */
+char *dbsync__pg_param(const dbsync__value *v, int *nomem);
+
+/* Append "schema"."name" to `b`. */
+void dbsync__pg_qualified(dbsync__buf *b, const dbsync__store *s,
+			  const char *name);
+
+/* Schema setup at open: the internal tables, current capture triggers. */
+int dbsync__pg_schema_ensure(dbsync__store *s, dbsync__error *err);
+/* The store ops of store_pg_schema.c. */
+int dbsync__pg_track(dbsync__store *s, const char *table, dbsync__error *err);
+int dbsync__pg_tables(dbsync__store *s, dbsync__store_table **out, size_t *n,
+		      dbsync__error *err);
+int dbsync__pg_candidates(dbsync__store *s, char ***out, size_t *n,
+			  dbsync__error *err);
+/* Move row `pk` of `t` off every value it holds on a unique index (the
+ * unique_free op). */
+int dbsync__pg_unique_free(dbsync__store *s, const dbsync__store_table *t,
+			   const dbsync__value *pk, dbsync__error *err);
+/* The oid of tracked table `name` in the store's schema (0 if absent). */
+int dbsync__pg_table_oid(dbsync__store *s, const char *name,
+			 unsigned int *oid, dbsync__error *err);
+
+#endif
