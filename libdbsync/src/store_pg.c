@@ -222,18 +222,24 @@ void dbsync__pg_blobs_release(dbsync__store *s)
 	s->nblobs = 0;
 }
 
-/* A numeric without fraction or exponent that fits int64 reads as an
- * integer, as SQLite's NUMERIC affinity stores it. */
+/* A numeric whose fraction is only zeros ("3", "3.00") and that fits
+ * int64 reads as an integer, as SQLite's NUMERIC affinity stores it. */
 static int numeric_as_int(const char *text, int64_t *out)
 {
 	const char *p = text + (*text == '-');
+	size_t digits = strspn(p, "0123456789");
 	char *end;
 
-	if (!*p || strspn(p, "0123456789") != strlen(p))
+	if (!digits)
+		return 0;
+	if (p[digits] == '.' &&
+	    strspn(p + digits + 1, "0") != strlen(p + digits + 1))
+		return 0;
+	if (p[digits] != '\0' && p[digits] != '.')
 		return 0;
 	errno = 0;
 	*out = strtoll(text, &end, 10);
-	return errno == 0 && *end == '\0';
+	return errno == 0 && (*end == '\0' || *end == '.');
 }
 
 /* `text` (NUL-terminated, `len` bytes) of a column of type `type`. */
