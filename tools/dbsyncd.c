@@ -52,11 +52,12 @@ struct options {
 };
 
 static const char usage_text[] =
-	"usage: dbsyncd --store sqlite:PATH [OPTIONS]\n"
+	"usage: dbsyncd --store sqlite:PATH|postgresql://... [OPTIONS]\n"
 	"\n"
 	"Serve the dbsync protocol over HTTP(S).\n"
 	"\n"
-	"  --store STORE          the central database: sqlite:PATH (required)\n"
+	"  --store STORE          the central database (required): sqlite:PATH,\n"
+	"                         or postgresql://USER@HOST/DB (a libpq URL)\n"
 	"  --listen HOST:PORT     address to listen on (default " DEFAULT_LISTEN
 	");\n"
 	"                         port 0 picks a free port\n"
