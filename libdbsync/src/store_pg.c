@@ -1,6 +1,8 @@
 /*
  * store_pg.c - the PostgreSQL store: connection, transactions, nodes and
- * nonces, versions, applying pushes, reading pulls and repairs.
+ * nonces, versions, applying pushes. Reading for pulls and repairs is in
+ * store_pg_read.c, value conversions in store_pg_value.c, the schema and
+ * capture triggers in store_pg_schema.c.
  *
  * The schema is shaped like the SQLite store's (store_pg_schema.c):
  * dbsync_log is written by PL/pgSQL capture triggers in the writer's own
@@ -121,7 +123,7 @@ int dbsync__pg_exec(dbsync__store *s, const char *sql, int n,
 
 /* A statement returning at most one int8; *found (may be NULL) says
  * whether it gave a non-NULL one. */
-static int query_int(dbsync__store *s, const char *sql, int n,
+int dbsync__pg_query_int(dbsync__store *s, const char *sql, int n,
 		     const char *const *params, int64_t *value, int *found,
 		     dbsync__error *err, const char *context)
 {
@@ -153,57 +155,6 @@ void dbsync__pg_qualified(dbsync__buf *b, const dbsync__store *s,
 	dbsync__buf_ident(b, name);
 }
 
-/* ---- values ----------------------------------------------------------- */
-
-char *dbsync__pg_param(const dbsync__value *v, int *nomem)
-{
-	static const char hex[] = "0123456789abcdef";
-	char *p = NULL;
-	size_t k;
-
-	switch (v->type) {
-	case DBSYNC_TYPE_INTEGER:
-		if ((p = malloc(24)))
-			int_text(p, 24, v->i);
-		break;
-	case DBSYNC_TYPE_FLOAT:
-		if (!(p = malloc(32)))
-			break;
-		if (isnan(v->f))
-			strcpy(p, "NaN");
-		else if (isinf(v->f))
-			strcpy(p, v->f > 0 ? "Infinity" : "-Infinity");
-		else
-			snprintf(p, 32, "%.17g", v->f);
-		break;
-	case DBSYNC_TYPE_TEXT:
-		if ((p = malloc(v->len + 1))) {
-			if (v->len)
-				memcpy(p, v->p, v->len);
-			p[v->len] = '\0';
-		}
-		break;
-	case DBSYNC_TYPE_BLOB:
-		/* bytea's hex input form. */
-		if (!(p = malloc(2 * v->len + 3)))
-			break;
-		p[0] = '\\';
-		p[1] = 'x';
-		for (k = 0; k < v->len; k++) {
-			unsigned char c = ((const unsigned char *)v->p)[k];
-			p[2 + 2 * k] = hex[c >> 4];
-			p[3 + 2 * k] = hex[c & 15];
-		}
-		p[2 + 2 * v->len] = '\0';
-		break;
-	default:
-		return NULL;
-	}
-	if (!p)
-		*nomem = 1;
-	return p;
-}
-
 static void free_params(char **p, size_t n)
 {
 	size_t k;
@@ -211,105 +162,6 @@ static void free_params(char **p, size_t n)
 	for (k = 0; k < n; k++)
 		free(p[k]);
 	free(p);
-}
-
-void dbsync__pg_blobs_release(dbsync__store *s)
-{
-	size_t k;
-
-	for (k = 0; k < s->nblobs; k++)
-		PQfreemem(s->blobs[k]);
-	s->nblobs = 0;
-}
-
-/* A numeric whose fraction is only zeros ("3", "3.00") and that fits
- * int64 reads as an integer, as SQLite's NUMERIC affinity stores it. */
-static int numeric_as_int(const char *text, int64_t *out)
-{
-	const char *p = text + (*text == '-');
-	size_t digits = strspn(p, "0123456789");
-	char *end;
-
-	if (!digits)
-		return 0;
-	if (p[digits] == '.' &&
-	    strspn(p + digits + 1, "0") != strlen(p + digits + 1))
-		return 0;
-	if (p[digits] != '\0' && p[digits] != '.')
-		return 0;
-	errno = 0;
-	*out = strtoll(text, &end, 10);
-	return errno == 0 && (*end == '\0' || *end == '.');
-}
-
-/* `text` (NUL-terminated, `len` bytes) of a column of type `type`. */
-static int decode(dbsync__store *s, const char *text, size_t len,
-		  unsigned int type, dbsync__value *v)
-{
-	memset(v, 0, sizeof(*v));
-	switch (type) {
-	case DBSYNC__PG_INT2:
-	case DBSYNC__PG_INT4:
-	case DBSYNC__PG_INT8:
-	case DBSYNC__PG_OID:
-		v->type = DBSYNC_TYPE_INTEGER;
-		v->i = strtoll(text, NULL, 10);
-		return 0;
-	case DBSYNC__PG_BOOL:
-		v->type = DBSYNC_TYPE_INTEGER;
-		v->i = text[0] == 't';
-		return 0;
-	case DBSYNC__PG_NUMERIC:
-		if (numeric_as_int(text, &v->i)) {
-			v->type = DBSYNC_TYPE_INTEGER;
-			return 0;
-		}
-		/* fall through */
-	case DBSYNC__PG_FLOAT4:
-	case DBSYNC__PG_FLOAT8:
-		v->type = DBSYNC_TYPE_FLOAT;
-		v->f = strtod(text, NULL);
-		return 0;
-	case DBSYNC__PG_BYTEA: {
-		size_t n = 0;
-		unsigned char *b;
-
-		if (s->nblobs == s->blob_cap) {
-			size_t cap = s->blob_cap ? s->blob_cap * 2 : 8;
-			unsigned char **p =
-				realloc(s->blobs, cap * sizeof(*p));
-			if (!p)
-				return DBSYNC_NOMEM;
-			s->blobs = p;
-			s->blob_cap = cap;
-		}
-		b = PQunescapeBytea((const unsigned char *)text, &n);
-		if (!b)
-			return DBSYNC_NOMEM;
-		s->blobs[s->nblobs++] = b;
-		v->type = DBSYNC_TYPE_BLOB;
-		v->p = (const char *)b;
-		v->len = n;
-		return 0;
-	}
-	default:
-		v->type = DBSYNC_TYPE_TEXT;
-		v->p = text;
-		v->len = len;
-		return 0;
-	}
-}
-
-int dbsync__pg_value(dbsync__store *s, const PGresult *res, int row, int col,
-		     unsigned int type, dbsync__value *v)
-{
-	if (PQgetisnull(res, row, col)) {
-		memset(v, 0, sizeof(*v));
-		v->type = DBSYNC_TYPE_NULL;
-		return 0;
-	}
-	return decode(s, PQgetvalue(res, row, col),
-		      (size_t)PQgetlength(res, row, col), type, v);
 }
 
 /* ---- connection and transactions ------------------------------------ */
@@ -350,7 +202,7 @@ static int ensure_connected(dbsync__store *s, dbsync__error *err)
 	return session_setup(s, err);
 }
 
-static void release_row(dbsync__store *s)
+void dbsync__pg_release_row(dbsync__store *s)
 {
 	PQclear(s->row_res);
 	s->row_res = NULL;
@@ -379,7 +231,7 @@ static void pg_close(dbsync__store *s)
 {
 	if (!s)
 		return;
-	release_row(s);
+	dbsync__pg_release_row(s);
 	tables_clear(s);
 	free(s->row_values);
 	free(s->blobs);
@@ -468,7 +320,7 @@ static int pg_begin(dbsync__store *s, int write, dbsync__error *err)
 {
 	int rc = ensure_connected(s, err);
 
-	release_row(s);
+	dbsync__pg_release_row(s);
 	s->locked = 0;
 	if (rc)
 		return rc;
@@ -491,7 +343,7 @@ static int pg_commit(dbsync__store *s, dbsync__error *err)
 	const char *state;
 	int rc = 0;
 
-	release_row(s);
+	dbsync__pg_release_row(s);
 	s->locked = 0;
 	res = PQexec(s->conn, "COMMIT");
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
@@ -527,7 +379,7 @@ static void pg_rollback(dbsync__store *s)
 {
 	PGTransactionStatusType st = PQtransactionStatus(s->conn);
 
-	release_row(s);
+	dbsync__pg_release_row(s);
 	s->locked = 0;
 	if (st == PQTRANS_INTRANS || st == PQTRANS_INERROR)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
@@ -568,7 +420,7 @@ static int pg_node_create(dbsync__store *s, const void *secret, size_t len,
 	int_text(when, sizeof(when), now);
 	params[0] = hex;
 	params[1] = when;
-	rc = query_int(s,
+	rc = dbsync__pg_query_int(s,
 		       "INSERT INTO dbsync_nodes(secret, created)"
 		       " VALUES ($1::bytea, $2::int8) RETURNING id",
 		       2, params, id, &found, err, "cannot register the node");
@@ -682,7 +534,7 @@ static int make_version(dbsync__store *s, int64_t first_after, int has_node,
 	int_text(after, sizeof(after), first_after);
 	int_text(who, sizeof(who), node);
 	int_text(when, sizeof(when), now);
-	rc = query_int(s,
+	rc = dbsync__pg_query_int(s,
 		       "INSERT INTO dbsync_versions(id, node_id, push_id,"
 		       " created, first_seq, last_seq)"
 		       " SELECT coalesce((SELECT max(id) FROM dbsync_versions),"
@@ -704,7 +556,7 @@ static int pg_fold_direct_writes(dbsync__store *s, int64_t now,
 	int rc = version_lock(s, err);
 
 	if (!rc)
-		rc = query_int(s,
+		rc = dbsync__pg_query_int(s,
 			       "SELECT coalesce(max(last_seq), 0)"
 			       " FROM dbsync_versions",
 			       0, NULL, &after, NULL, err,
@@ -718,7 +570,7 @@ static int pg_latest_version(dbsync__store *s, int64_t *version,
 			     dbsync__error *err)
 {
 	*version = 0;
-	return query_int(s, "SELECT coalesce(max(id), 0) FROM dbsync_versions",
+	return dbsync__pg_query_int(s, "SELECT coalesce(max(id), 0) FROM dbsync_versions",
 			 0, NULL, version, NULL, err,
 			 "cannot read the versions");
 }
@@ -731,7 +583,7 @@ static int pg_find_push(dbsync__store *s, int64_t node, const char *push_id,
 	int found = 0, rc;
 
 	int_text(who, sizeof(who), node);
-	rc = query_int(s,
+	rc = dbsync__pg_query_int(s,
 		       "SELECT id FROM dbsync_versions"
 		       " WHERE node_id = $1::int8 AND push_id = $2",
 		       2, params, version, &found, err,
@@ -751,7 +603,7 @@ static int pg_apply_begin(dbsync__store *s, int64_t *mark, dbsync__error *err)
 				     NULL, err, "cannot apply the push");
 	*mark = 0;
 	if (!rc)
-		rc = query_int(s,
+		rc = dbsync__pg_query_int(s,
 			       "SELECT greatest((SELECT max(seq) FROM"
 			       " dbsync_log), (SELECT max(last_seq) FROM"
 			       " dbsync_versions), 0)",
@@ -858,7 +710,7 @@ static int has_unique_index(dbsync__store *s, const char *table, int *yes,
 	int rc;
 
 	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
-	rc = query_int(s,
+	rc = dbsync__pg_query_int(s,
 		       "SELECT count(*) FROM pg_index i JOIN pg_class c"
 		       " ON c.oid = i.indrelid WHERE c.relname = $1"
 		       " AND c.relnamespace = $2::int8::oid AND i.indisunique"
@@ -869,7 +721,7 @@ static int has_unique_index(dbsync__store *s, const char *table, int *yes,
 }
 
 /* The statements of `t`, built on first use and when its columns moved. */
-static int table_stmts(dbsync__store *s, const dbsync__store_table *t,
+int dbsync__pg_table_stmts(dbsync__store *s, const dbsync__store_table *t,
 		       struct dbsync__pg_table **out, dbsync__error *err)
 {
 	struct dbsync__pg_table *c = NULL, *p;
@@ -960,11 +812,11 @@ static int pg_apply(dbsync__store *s, const dbsync__store_table *t, char op,
 	PGresult *res;
 	char **params;
 	size_t n, k;
-	int rc = table_stmts(s, t, &c, err), nomem = 0, savepoint, upsert;
+	int rc = dbsync__pg_table_stmts(s, t, &c, err), nomem = 0, savepoint, upsert;
 
 	if (rc)
 		return rc;
-	release_row(s);
+	dbsync__pg_release_row(s);
 	upsert = op == 'i' || op == 'u';
 	n = upsert ? t->ncolumns : 1;
 	params = calloc(n, sizeof(*params));
@@ -1009,325 +861,8 @@ static int pg_apply(dbsync__store *s, const dbsync__store_table *t, char op,
 static int pg_unique_free(dbsync__store *s, const dbsync__store_table *t,
 			  const dbsync__value *pk, dbsync__error *err)
 {
-	release_row(s);
+	dbsync__pg_release_row(s);
 	return dbsync__pg_unique_free(s, t, pk, err);
-}
-
-static int pg_row(dbsync__store *s, const dbsync__store_table *t,
-		  const dbsync__value *pk, const dbsync__value **values,
-		  dbsync__error *err)
-{
-	struct dbsync__pg_table *c;
-	const char *params[1];
-	char *key;
-	size_t k;
-	int rc = table_stmts(s, t, &c, err), nomem = 0;
-
-	if (rc)
-		return rc;
-	release_row(s);
-	if (t->ncolumns > s->row_cap) {
-		dbsync__value *p = realloc(s->row_values,
-					   t->ncolumns * sizeof(*p));
-		if (!p)
-			return dbsync__error_set(err, DBSYNC_NOMEM,
-						 "out of memory");
-		s->row_values = p;
-		s->row_cap = t->ncolumns;
-	}
-	key = dbsync__pg_param(pk, &nomem);
-	if (nomem)
-		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-	params[0] = key;
-	rc = dbsync__pg_exec(s, c->select, 1, params, &s->row_res, err,
-			     "cannot read a row");
-	free(key);
-	if (rc)
-		return rc;
-	if (PQntuples(s->row_res) == 0) {
-		release_row(s);
-		return 0;
-	}
-	for (k = 0; k < t->ncolumns; k++)
-		if (dbsync__pg_value(s, s->row_res, 0, (int)k,
-				     PQftype(s->row_res, (int)k),
-				     &s->row_values[k]))
-			return dbsync__error_set(err, DBSYNC_NOMEM,
-						 "out of memory");
-	*values = s->row_values;
-	return 1;
-}
-
-/* ---- pull: changes and versions ---------------------------------------- */
-
-/* last_seq of the newest version at or below `version` (0 if none). */
-static int seq_of_version(dbsync__store *s, int64_t version, int64_t *seq,
-			  dbsync__error *err)
-{
-	char v[24];
-	const char *params[1] = {v};
-
-	*seq = 0;
-	int_text(v, sizeof(v), version);
-	return query_int(s,
-			 "SELECT last_seq FROM dbsync_versions WHERE id <= $1::int8"
-			 " ORDER BY id DESC LIMIT 1",
-			 1, params, seq, NULL, err, "cannot read the versions");
-}
-
-/* The in-memory SQLite table a page of log entries is copied into, so the
- * one compression of oplog.c folds it (SQLite is the library's working
- * substrate, SPEC §2). */
-static int fold_db(dbsync__store *s, dbsync__error *err)
-{
-	int rc;
-
-	if (!s->fold) {
-		rc = sqlite3_open_v2(":memory:", &s->fold,
-				     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					     SQLITE_OPEN_NOMUTEX,
-				     NULL);
-		if (rc != SQLITE_OK) {
-			rc = dbsync__error_sqlite(err, s->fold, rc,
-						  "cannot fold the log");
-			sqlite3_close_v2(s->fold);
-			s->fold = NULL;
-			return rc;
-		}
-		rc = dbsync__sql_exec(s->fold,
-				      "CREATE TABLE dbsync_log(seq INTEGER"
-				      " PRIMARY KEY, tid INTEGER, pk, op TEXT,"
-				      " version INTEGER)",
-				      err, "cannot fold the log");
-		if (rc)
-			return rc;
-	}
-	return dbsync__sql_exec(s->fold, "DELETE FROM dbsync_log", err,
-				"cannot fold the log");
-}
-
-/* Copy the next `max` entries of (lo, hi] into the fold table, each key
- * turned back into the value of its column's type. */
-static int load_entries(dbsync__store *s, int64_t lo, int64_t hi, size_t max,
-			dbsync__error *err)
-{
-	char a[24], b[24], m[24], ns[24];
-	const char *params[4] = {a, b, m, ns};
-	sqlite3_stmt *ins = NULL;
-	PGresult *res;
-	int rc, k, n;
-
-	int_text(a, sizeof(a), lo);
-	int_text(b, sizeof(b), hi);
-	int_text(m, sizeof(m), (int64_t)(max ? max : 1));
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
-	rc = dbsync__pg_exec(
-		s,
-		"SELECT l.seq, l.tid, l.pk, l.op, a.atttypid::int8"
-		" FROM dbsync_log l"
-		" LEFT JOIN dbsync_tracked t ON t.tid = l.tid"
-		" LEFT JOIN pg_class c ON c.relname = t.name"
-		" AND c.relnamespace = $4::int8::oid"
-		" LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
-		" AND a.attname = t.pk AND NOT a.attisdropped"
-		" WHERE l.seq > $1::int8 AND l.seq <= $2::int8"
-		" ORDER BY l.seq LIMIT $3::int8",
-		4, params, &res, err, "cannot read the operations log");
-	if (rc)
-		return rc;
-	rc = fold_db(s, err);
-	if (!rc)
-		rc = dbsync__sql_prepare(s->fold,
-					 "INSERT INTO dbsync_log(seq, tid, pk, op)"
-					 " VALUES (?1, ?2, ?3, ?4)",
-					 &ins, err, "cannot fold the log");
-	n = PQntuples(res);
-	for (k = 0; !rc && k < n; k++) {
-		dbsync__value key;
-		unsigned int type = PQgetisnull(res, k, 4)
-					    ? 0
-					    : (unsigned int)strtoul(
-						      PQgetvalue(res, k, 4),
-						      NULL, 10);
-
-		if (dbsync__pg_value(s, res, k, 2, type, &key)) {
-			rc = dbsync__error_set(err, DBSYNC_NOMEM,
-					       "out of memory");
-			break;
-		}
-		sqlite3_bind_int64(ins, 1, strtoll(PQgetvalue(res, k, 0), NULL,
-						   10));
-		sqlite3_bind_int64(ins, 2, strtoll(PQgetvalue(res, k, 1), NULL,
-						   10));
-		dbsync__sql_bind_value(ins, 3, &key);
-		sqlite3_bind_text(ins, 4, PQgetvalue(res, k, 3), -1,
-				  SQLITE_STATIC);
-		if (sqlite3_step(ins) != SQLITE_DONE)
-			rc = dbsync__error_sqlite(err, s->fold,
-						  sqlite3_errcode(s->fold),
-						  "cannot fold the log");
-		sqlite3_reset(ins);
-		dbsync__pg_blobs_release(s);
-	}
-	sqlite3_finalize(ins);
-	PQclear(res);
-	return rc;
-}
-
-struct changes_ctx {
-	int (*fn)(void *payload, const dbsync__store_change *c);
-	void *payload;
-};
-
-static int forward_change(void *payload, int64_t tid, char op,
-			  const dbsync__value *pk, int64_t pos)
-{
-	struct changes_ctx *ctx = payload;
-	dbsync__store_change c = {tid, op, *pk, pos};
-
-	return ctx->fn(ctx->payload, &c);
-}
-
-static int pg_changes(dbsync__store *s, int64_t after, int64_t target,
-		      int64_t cursor, size_t max,
-		      int (*fn)(void *payload, const dbsync__store_change *c),
-		      void *payload, int *more, int64_t *next,
-		      dbsync__error *err)
-{
-	struct changes_ctx ctx = {fn, payload};
-	int64_t lo = 0, hi = 0;
-	int rc = 0;
-
-	*more = 0;
-	*next = cursor;
-	if (after > 0)
-		rc = seq_of_version(s, after, &lo, err);
-	if (!rc)
-		rc = seq_of_version(s, target, &hi, err);
-	if (rc)
-		return rc;
-	if (cursor > lo)
-		lo = cursor;
-	if (lo >= hi)
-		return 0;
-	rc = load_entries(s, lo, hi, max, err);
-	if (rc)
-		return rc;
-	/* Only this page's entries are in the fold table, so the fold ends
-	 * where they end: *more and *next come out as for the SQLite store. */
-	return dbsync__oplog_fold_range(s->fold, lo, hi, max, forward_change,
-					&ctx, more, next, err);
-}
-
-static int pg_versions(dbsync__store *s, int64_t after, int64_t target,
-		       int (*fn)(void *payload, const dbsync__store_version *v),
-		       void *payload, dbsync__error *err)
-{
-	char a[24], b[24];
-	const char *params[2] = {a, b};
-	PGresult *res;
-	int rc, k, n, stop = 0;
-
-	int_text(a, sizeof(a), after);
-	int_text(b, sizeof(b), target);
-	rc = dbsync__pg_exec(s,
-			     "SELECT id, node_id, push_id, created"
-			     " FROM dbsync_versions"
-			     " WHERE id > $1::int8 AND id <= $2::int8 ORDER BY id",
-			     2, params, &res, err, "cannot read the versions");
-	if (rc)
-		return rc;
-	n = PQntuples(res);
-	for (k = 0; k < n && !stop; k++) {
-		dbsync__store_version v;
-
-		memset(&v, 0, sizeof(v));
-		v.id = strtoll(PQgetvalue(res, k, 0), NULL, 10);
-		v.has_node = !PQgetisnull(res, k, 1);
-		v.node_id = strtoll(PQgetvalue(res, k, 1), NULL, 10);
-		if (!PQgetisnull(res, k, 2))
-			snprintf(v.push_id, sizeof(v.push_id), "%s",
-				 PQgetvalue(res, k, 2));
-		v.created = strtoll(PQgetvalue(res, k, 3), NULL, 10);
-		stop = fn(payload, &v);
-	}
-	PQclear(res);
-	return stop;
-}
-
-/* ---- repair ------------------------------------------------------------ */
-
-static int pg_scan(dbsync__store *s, const dbsync__store_table *t,
-		   int64_t after, size_t max,
-		   int (*fn)(void *payload, int64_t position,
-			     const dbsync__value *row),
-		   void *payload, int *more, dbsync__error *err)
-{
-	char a[24], m[24];
-	const char *params[2] = {a, m};
-	dbsync__value *row;
-	PGresult *res;
-	dbsync__buf b;
-	size_t k;
-	int rc, i, n;
-
-	*more = 0;
-	release_row(s);
-	/* Key order by offset: PostgreSQL has no rowid, and an int64
-	 * position cannot carry a TEXT key. One row past the page tells
-	 * whether more remain. */
-	dbsync__buf_init(&b);
-	dbsync__buf_append(&b, "SELECT ");
-	for (k = 0; k < t->ncolumns; k++) {
-		if (k)
-			dbsync__buf_append(&b, ", ");
-		dbsync__buf_ident(&b, t->columns[k]);
-	}
-	dbsync__buf_append(&b, " FROM ");
-	dbsync__pg_qualified(&b, s, t->name);
-	dbsync__buf_append(&b, " ORDER BY ");
-	dbsync__buf_ident(&b, t->pk);
-	dbsync__buf_append(&b, " LIMIT $2::int8 OFFSET $1::int8");
-	if (b.failed) {
-		dbsync__buf_free(&b);
-		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-	}
-	int_text(a, sizeof(a), after);
-	int_text(m, sizeof(m), (int64_t)max + 1);
-	rc = dbsync__pg_exec(s, b.data, 2, params, &res, err,
-			     "cannot read a table");
-	dbsync__buf_free(&b);
-	if (rc)
-		return rc;
-	row = calloc(t->ncolumns ? t->ncolumns : 1, sizeof(*row));
-	if (!row) {
-		PQclear(res);
-		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-	}
-	n = PQntuples(res);
-	for (i = 0; i < n && !rc; i++) {
-		if ((size_t)i == max) {
-			*more = 1;
-			break;
-		}
-		for (k = 0; k < t->ncolumns && !rc; k++)
-			rc = dbsync__pg_value(s, res, i, (int)k,
-					      PQftype(res, (int)k), &row[k]);
-		if (rc) {
-			rc = DBSYNC_NOMEM;
-			break;
-		}
-		rc = fn(payload, after + i + 1, row);
-		dbsync__pg_blobs_release(s);
-	}
-	dbsync__pg_blobs_release(s);
-	free(row);
-	PQclear(res);
-	if (rc == 1)
-		return 1; /* the caller's page is full */
-	if (rc == DBSYNC_NOMEM)
-		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-	return rc;
 }
 
 /* ---- trim ------------------------------------------------------------- */
@@ -1335,7 +870,7 @@ static int pg_scan(dbsync__store *s, const dbsync__store_table *t,
 static int pg_trimmed(dbsync__store *s, int64_t *through, dbsync__error *err)
 {
 	*through = 0;
-	return query_int(s,
+	return dbsync__pg_query_int(s,
 			 "SELECT value::int8 FROM dbsync_meta"
 			 " WHERE key = 'trimmed_through'",
 			 0, NULL, through, NULL, err, "cannot read the trim");
@@ -1356,7 +891,7 @@ static int pg_trim(dbsync__store *s, int64_t through, dbsync__error *err)
 		through = latest;
 	if (rc || through <= done)
 		return rc;
-	rc = seq_of_version(s, through, &seq, err);
+	rc = dbsync__pg_seq_of_version(s, through, &seq, err);
 	/* Unlike SQLite's rowid, a sequence never goes back: the whole
 	 * range can go, the newest entry included. */
 	int_text(buf, sizeof(buf), seq);
@@ -1398,10 +933,10 @@ const dbsync__store_ops dbsync__store_pg = {
 	.apply = pg_apply,
 	.unique_free = pg_unique_free,
 	.apply_end = pg_apply_end,
-	.changes = pg_changes,
-	.versions = pg_versions,
-	.row = pg_row,
-	.scan = pg_scan,
+	.changes = dbsync__pg_changes,
+	.versions = dbsync__pg_versions,
+	.row = dbsync__pg_row,
+	.scan = dbsync__pg_scan,
 	.trim = pg_trim,
 	.trimmed = pg_trimmed,
 };

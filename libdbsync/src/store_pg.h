@@ -1,7 +1,9 @@
 /*
  * store_pg.h - the PostgreSQL store's internals, shared by store_pg.c
- * (connection, transactions, versions, rows) and store_pg_schema.c (its
- * tables, the capture triggers, describing user tables). These two files
+ * (connection, transactions, versions, applying pushes),
+ * store_pg_read.c (rows, pull changes, repair scans), store_pg_value.c
+ * (value conversions) and store_pg_schema.c
+ * (its tables, the capture triggers, describing user tables). These files
  * are the only users of libpq.
  *
  * Everything lives in one schema: the connection's current_schema() when
@@ -101,6 +103,40 @@ char *dbsync__pg_param(const dbsync__value *v, int *nomem);
 /* Append "schema"."name" to `b`. */
 void dbsync__pg_qualified(dbsync__buf *b, const dbsync__store *s,
 			  const char *name);
+
+/* Shared by store_pg.c and store_pg_read.c. */
+/* A statement giving at most one int8; *found (may be NULL) says whether
+ * it gave a non-NULL one. */
+int dbsync__pg_query_int(dbsync__store *s, const char *sql, int n,
+			 const char *const *params, int64_t *value, int *found,
+			 dbsync__error *err, const char *context);
+/* The statements of tracked table `t`, built on first use and again when
+ * its columns moved. */
+int dbsync__pg_table_stmts(dbsync__store *s, const dbsync__store_table *t,
+			   struct dbsync__pg_table **out, dbsync__error *err);
+/* Forget the row row() handed out (and its decoded blobs). */
+void dbsync__pg_release_row(dbsync__store *s);
+/* last_seq of the newest version at or below `version` (0 if none). */
+int dbsync__pg_seq_of_version(dbsync__store *s, int64_t version,
+			      int64_t *seq, dbsync__error *err);
+/* The store ops of store_pg_read.c. */
+int dbsync__pg_row(dbsync__store *s, const dbsync__store_table *t,
+		   const dbsync__value *pk, const dbsync__value **values,
+		   dbsync__error *err);
+int dbsync__pg_changes(dbsync__store *s, int64_t after, int64_t target,
+		       int64_t cursor, size_t max,
+		       int (*fn)(void *payload, const dbsync__store_change *c),
+		       void *payload, int *more, int64_t *next,
+		       dbsync__error *err);
+int dbsync__pg_versions(dbsync__store *s, int64_t after, int64_t target,
+			int (*fn)(void *payload,
+				  const dbsync__store_version *v),
+			void *payload, dbsync__error *err);
+int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
+		    int64_t after, size_t max,
+		    int (*fn)(void *payload, int64_t position,
+			      const dbsync__value *row),
+		    void *payload, int *more, dbsync__error *err);
 
 /* Schema setup at open: the internal tables, current capture triggers. */
 int dbsync__pg_schema_ensure(dbsync__store *s, dbsync__error *err);
