@@ -226,6 +226,96 @@ TEST(reversed_dependency_in_a_tree_restores_every_ancestor)
 	th_pair_all_equal(&p, NODES, "5<10,7<5,8<7,10<-");
 }
 
+TEST(two_nodes_keeping_the_same_parent_keep_one_row)
+{
+	th_pair p = th_pair_setup();
+	dbsync_client *c = th_pair_client(p.srv, "c");
+	const char *pc = dbsync_client_path(c);
+
+	ASSERT_OK(dbsync_client_sync(c, 0));
+	th_exec_on(p.pa, "DELETE FROM city WHERE id = 2");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	/* b and c, offline, each add a person in Bergen. */
+	th_exec_on(p.pb, "INSERT INTO person VALUES (1, 'Bo', 2)");
+	th_exec_on(pc, "INSERT INTO person VALUES (2, 'Cy', 2)");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	ASSERT_EQ_STR(th_conflicts(p.b), "dependency/local city:d:2");
+	/* c meets a's delete, then b's re-creation of the same row, on
+	 * separate pages: one Bergen, not a renumbered copy. */
+	ASSERT_OK(dbsync_client_set_page_size(c, 1));
+	ASSERT_OK(dbsync_client_sync(c, 0));
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen");
+	ASSERT_EQ_STR(th_cities(pc), "1:Oslo,2:Bergen");
+	ASSERT_EQ_STR(people(pc), "Bo@Bergen,Cy@Bergen");
+	ASSERT_EQ_STR(people(th_server_db(p.srv)), "Bo@Bergen,Cy@Bergen");
+}
+
+TEST(a_restored_parent_colliding_on_a_unique_value_is_reported)
+{
+	th_pair p = th_pair_setup();
+
+	plant_tree(&p);
+	/* b deletes leaf 3 ('c') and gives its label to node 5; a, meanwhile,
+	 * hangs a leaf on 3 and syncs. */
+	th_exec_on(p.pb, "DELETE FROM node WHERE id = 3;"
+			 "UPDATE node SET label = 'c' WHERE id = 5");
+	th_exec_on(p.pa, "INSERT INTO node VALUES (8, 3, 'leaf')");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	/* Restoring 3 needs 'c', which b's node 5 holds now. */
+	ASSERT_CODE(dbsync_client_sync(p.b, 0), DBSYNC_UNIQUE_CONFLICT);
+	ASSERT_EQ_STR(th_conflicts(p.b), "unique/none node:p:5(label)");
+	th_exec_on(p.pb, "UPDATE node SET label = 'a2' WHERE id = 5");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	th_pair_all_equal(&p, NODES, "3<7,5<10,7<5,8<3,10<-");
+}
+
+TEST(a_pulled_row_on_the_key_of_a_vanished_local_row_stays_an_update)
+{
+	th_pair p = th_pair_setup();
+
+	/* a inserts and deletes city 10 before any push; b's city 10
+	 * arrives by a bare pull, and a edits it. */
+	th_exec_on(p.pa, "INSERT INTO city VALUES (10, 'Tmp');"
+			 "DELETE FROM city WHERE id = 10");
+	th_exec_on(p.pb, "INSERT INTO city VALUES (10, 'Turku')");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	ASSERT_OK(dbsync_client_pull(p.a));
+	th_exec_on(p.pa, "UPDATE city SET name = 'Turku A' WHERE id = 10");
+	ASSERT_EQ_STR(th_pending_str(p.a), "city:u:10");
+	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen,10:Turku A");
+}
+
+TEST(a_remote_delete_of_a_shared_integer_key_keeps_the_local_insert)
+{
+	th_pair p = th_pair_setup();
+
+	/* Under server-wins a has its own new city 10; b's city 10 comes and
+	 * goes on the server. Its delete is of b's row: a's stays, moved. */
+	ASSERT_OK(dbsync_client_set_policy(p.a, NULL, DBSYNC_POLICY_SERVER_WINS));
+	th_exec_on(p.pa, "INSERT INTO city VALUES (10, 'Turku')");
+	th_exec_on(p.pb, "INSERT INTO city VALUES (10, 'Tampere')");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	th_exec_on(p.pb, "DELETE FROM city WHERE id = 10");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	ASSERT_EQ_STR(th_conflicts(p.a), "insert/both city:d:10");
+	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen,11:Turku");
+}
+
+TEST(the_same_change_on_both_sides_is_no_conflict)
+{
+	th_pair p = th_pair_setup();
+
+	th_exec_on(p.pa, "UPDATE city SET name = 'Oslo!' WHERE id = 1");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	th_exec_on(p.pb, "UPDATE city SET name = 'Oslo!' WHERE id = 1");
+	ASSERT_OK(dbsync_client_pull(p.b));
+	ASSERT_EQ_STR(th_conflicts(p.b), "");
+	ASSERT_EQ_STR(th_pending_str(p.b), "");
+	th_pair_all_equal(&p, CITIES, "1:Oslo!,2:Bergen");
+}
+
 TEST(conflict_report_arguments)
 {
 	th_pair p = th_pair_setup();
@@ -251,5 +341,10 @@ static const th_case cases[] = {
 	CASE(a_self_referencing_tree_applies_in_any_order),
 	CASE(dependency_in_a_tree_keeps_every_deleted_ancestor),
 	CASE(reversed_dependency_in_a_tree_restores_every_ancestor),
+	CASE(two_nodes_keeping_the_same_parent_keep_one_row),
+	CASE(a_restored_parent_colliding_on_a_unique_value_is_reported),
+	CASE(a_pulled_row_on_the_key_of_a_vanished_local_row_stays_an_update),
+	CASE(a_remote_delete_of_a_shared_integer_key_keeps_the_local_insert),
+	CASE(the_same_change_on_both_sides_is_no_conflict),
 };
 TH_MAIN(cases)

@@ -33,12 +33,14 @@
 /*
  * Key reuse: 1 lets SQLite number new parent and child rows (max(id) + 1),
  * as a plain app does, so a new row may take the key of a deleted one.
- * EXCLUDED (0) until the merge tells a new row on a reused INTEGER key
- * from the deleted one: another client's pending edit of the deleted row
- * overwrites the new row everywhere (docs/conflicts.md, "The convergence
- * property test"). With 0 the app numbers rows from a counter shared by
- * the clients that never goes back, and now and then gives a key to a
- * second client, so insert/insert on INTEGER keys still happens.
+ * OFF (0) by design: to dbsync an INTEGER key that is deleted and inserted
+ * again is the same row (the log folds d i into u), so another client's
+ * pending edit of the deleted row meets the new one as u/u and the policy
+ * decides (docs/conflicts.md, "Reused INTEGER keys": declare such keys
+ * AUTOINCREMENT). With 0 the app numbers rows from a counter shared by
+ * the clients that never goes back, as AUTOINCREMENT does, and now and
+ * then gives a key to a second client, so insert/insert on INTEGER keys
+ * still happens.
  */
 #ifndef CONVERGE_KEY_REUSE
 #define CONVERGE_KEY_REUSE 0
@@ -46,54 +48,45 @@
 
 /*
  * Two keepers: 1 lets two clients bring back the same deleted parent, each
- * with unpushed work on it (children pointing at it, or an update of it).
- * EXCLUDED (0) until a parent kept against a remote delete is no longer
- * queued as a new row: the second client's copy meets the first one's
- * re-insert as an insert/insert on an INTEGER key and is renumbered into
- * a duplicate (a UNIQUE failure with a unique column). With 0, once a
- * parent was deleted only one client (its keeper) writes such work on it.
+ * with unpushed work on it (children pointing at it, or an update of it):
+ * the kept parent is queued as an update (the server upserts it), so the
+ * second keeper meets the first one's copy as the same row, not as an
+ * insert/insert.
  */
 #ifndef CONVERGE_TWO_KEEPERS
-#define CONVERGE_TWO_KEEPERS 0
+#define CONVERGE_TWO_KEEPERS 1
 #endif
 
 /*
  * Restore collisions: 1 lets a client give a name to a row while a parent
- * it deleted, delete not yet pushed, held that name, and fails a case whose
- * pull returns 1. EXCLUDED (0) until the merge reports it: when another
- * client's new child brings a parent deleted here back (reversed
- * dependency) and a local row holds its name, the pull returns 1, neither
- * DBSYNC_UNIQUE_CONFLICT nor any report entry (put_remote in
- * client_merge.c passes restore_parents' 1 through), and the app cannot
- * react. With 0 the app avoids the names it freed, and a case that meets
- * the bug anyway (the parent renamed on the server) is abandoned, counted
- * in the group's summary, not checked.
+ * it deleted, delete not yet pushed, held that name: when another client's
+ * new child brings that parent back (reversed dependency), the pull stops
+ * with DBSYNC_UNIQUE_CONFLICT naming the local row, and the app renames
+ * it. A pull that returns anything but a DBSYNC_ code fails the case.
+ * With 0 the app avoids the names it freed.
  */
 #ifndef CONVERGE_RESTORE_COLLISION
-#define CONVERGE_RESTORE_COLLISION 0
+#define CONVERGE_RESTORE_COLLISION 1
 #endif
 
 /*
  * Vanished keys: 1 lets a client delete a parent or child row it inserted
- * and has not pushed yet. EXCLUDED (0) until the merge forgets such a
- * row's log entries when a pulled row takes its key: after a bare pull,
- * an update of the pulled row folds with them into an insert, the next
- * remote change of the row is an insert/insert, and the row is renumbered
- * into a duplicate of itself.
+ * and has not pushed yet; when a pulled row takes that key the merge
+ * forgets the vanished row's log entries, so a later update of the pulled
+ * row stays an update.
  */
 #ifndef CONVERGE_VANISHED_KEYS
-#define CONVERGE_VANISHED_KEYS 0
+#define CONVERGE_VANISHED_KEYS 1
 #endif
 
 /*
  * Deleting shared keys: 1 lets a client delete a row whose INTEGER key was
- * given to two clients. EXCLUDED (0) until a remote delete meeting a local
- * insert on an INTEGER key stops being a policy decision: the delete is of
- * the other client's row, yet under server-wins (or a callback taking the
- * remote side) it deletes the new local row, an insert no one else saw.
+ * given to two clients: a remote delete meeting a local insert on an
+ * INTEGER key concerns the other client's row, so the local row moves to a
+ * fresh key (insert/insert, whatever the policy) instead of being deleted.
  */
 #ifndef CONVERGE_DELETE_SHARED_KEY
-#define CONVERGE_DELETE_SHARED_KEY 0
+#define CONVERGE_DELETE_SHARED_KEY 1
 #endif
 
 #define MAX_CLIENTS 6
@@ -136,7 +129,7 @@ struct profile {
 /* What a group met, printed at its end to show what was exercised. */
 struct stats {
 	long cases, writes, refused, syncs, pushes, pulls, pull_required;
-	long renamed, single_writer_rows, shared_rows, abandoned;
+	long renamed, single_writer_rows, shared_rows;
 	long kinds[9];
 };
 
@@ -207,7 +200,6 @@ struct run {
 	size_t nshared;
 	struct stats *stats;
 	const char *policies; /* per client and table, for the trace */
-	int abandoned; /* met the restore collision (CONVERGE_RESTORE_COLLISION) */
 };
 
 /* ---- telling which case failed ------------------------------------------ */
@@ -1124,11 +1116,6 @@ static int app_sync(struct run *r, struct app *a, enum sync_kind kind)
 			r->stats->pull_required++;
 			return rc;
 		}
-		if (rc == 1 && !CONVERGE_RESTORE_COLLISION) {
-			trace(r, "abandoned: the restore collision");
-			r->abandoned = 1;
-			return rc;
-		}
 		CHECK(r, rc == DBSYNC_UNIQUE_CONFLICT && r->unique,
 		      "client %c: %s returned %d %s (sqlite code %d): \"%s\"",
 		      a->name, names[kind], rc, dbsync_error_name(rc),
@@ -1241,10 +1228,8 @@ static void quiesce(struct run *r, sqlite3 *sdb)
 			order[k] = order[j];
 			order[j] = t;
 		}
-		for (k = 0; k < r->napps && !r->abandoned; k++)
+		for (k = 0; k < r->napps; k++)
 			app_sync(r, &r->app[order[k]], SYNC);
-		if (r->abandoned)
-			return;
 		latest = server_latest(r, sdb);
 		for (k = 0; k < r->napps; k++) {
 			int64_t v = 0;
@@ -1467,11 +1452,6 @@ static void check_converged(struct run *r)
 	int k;
 
 	quiesce(r, sdb);
-	if (r->abandoned) {
-		r->stats->abandoned++;
-		th_db_close(sdb);
-		return;
-	}
 	want = dump(sdb);
 	check_invariants(r, sdb, "server");
 	for (k = 0; k < r->napps; k++) {
@@ -1519,7 +1499,7 @@ static void run_case(const char *group, const struct profile *pf, int index,
 	trace(r, "case %d seed %llu: %d clients, %d steps, policies %s"
 		 "(parent child item: local, server, callback)",
 	      index, (unsigned long long)seed, r->napps, steps, r->policies);
-	for (k = 0; k < steps && !r->abandoned; k++) {
+	for (k = 0; k < steps; k++) {
 		struct app *a = &r->app[below(r, (uint32_t)r->napps)];
 		if (percent(r, (uint32_t)pf->write_percent))
 			random_write(r, a);
@@ -1560,11 +1540,10 @@ static void run_group(const char *group, const struct profile *pf)
 	}
 	th_note("%ld cases (unique collisions %s): %ld writes (%ld refused"
 		" locally), %ld syncs, %ld pushes, %ld pulls (%ld pull"
-		" required), %ld unique renames; %ld abandoned on the restore"
-		" collision",
+		" required), %ld unique renames",
 		stats.cases, unique ? "on" : "off", stats.writes, stats.refused,
 		stats.syncs, stats.pushes, stats.pulls, stats.pull_required,
-		stats.renamed, stats.abandoned);
+		stats.renamed);
 	th_note("conflicts: u/u %ld, u/d %ld, d/u %ld, d/d %ld, dependency"
 		" %ld, reversed %ld, insert %ld, unique %ld; rows checked:"
 		" %ld one writer, %ld shared",

@@ -13,7 +13,8 @@ const char th_pair_schema[] =
 	" email TEXT NOT NULL UNIQUE, nick TEXT);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS member_nick ON member(nick);"
 	"CREATE TABLE IF NOT EXISTS node(id INTEGER PRIMARY KEY,"
-	" parent_id INTEGER REFERENCES node(id), label TEXT);";
+	" parent_id INTEGER REFERENCES node(id), label TEXT);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS node_label ON node(label);";
 
 static const char *const tables[] = {"city", "person", "tag", "member",
 				     "node"};
@@ -22,7 +23,7 @@ static const char *const server_args[] = {
 	"--track", "city,person,tag,member,node", "--registration", "open",
 	NULL};
 
-static dbsync_client *pair_client(const th_server *srv, const char *name)
+dbsync_client *th_pair_client(const th_server *srv, const char *name)
 {
 	const char *path = th_fmt("%s.db", th_path(name));
 	dbsync_client *c;
@@ -107,8 +108,8 @@ th_pair th_pair_setup(void)
 	th_pair p;
 
 	p.srv = th_server_start("server", th_pair_schema, server_args);
-	p.a = pair_client(p.srv, "a");
-	p.b = pair_client(p.srv, "b");
+	p.a = th_pair_client(p.srv, "a");
+	p.b = th_pair_client(p.srv, "b");
 	p.pa = dbsync_client_path(p.a);
 	p.pb = dbsync_client_path(p.b);
 	th_exec_on(p.pa, "INSERT INTO city VALUES (1, 'Oslo'), (2, 'Bergen')");

@@ -5,7 +5,7 @@
  *
  * Tables: city (INTEGER key), person (child of city), tag (TEXT key),
  * member (UNIQUE email, UNIQUE nullable nick), node (a tree: parent_id
- * refers to node itself).
+ * refers to node itself; labels unique).
  */
 #ifndef DBSYNC_TEST_PAIR_H
 #define DBSYNC_TEST_PAIR_H
@@ -21,6 +21,9 @@ typedef struct th_pair {
 } th_pair;
 
 th_pair th_pair_setup(void);
+
+/* One more registered client of the same server, database `name`.db. */
+dbsync_client *th_pair_client(const th_server *srv, const char *name);
 
 /* Run SQL on a database file through a connection of its own, as an
  * application would. */

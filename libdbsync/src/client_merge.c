@@ -484,6 +484,8 @@ static int restore_parents(struct merge *m, const dbsync__ctable *t,
 						     depth + 1);
 			if (!rc)
 				rc = put_row(m, pt, 'p', parent);
+			if (rc > 0)
+				rc = 0; /* a collision ends the page later */
 			free(parent);
 			break;
 		}
@@ -545,6 +547,21 @@ static int direct(struct merge *m, dbsync__ctable *t,
 	return rc;
 }
 
+/* 1 if the local row of remote's key already holds exactly the remote
+ * row: the pending local operation changes nothing the server lacks. */
+static int same_as_local(struct merge *m, dbsync__ctable *t,
+			 const dbsync__value *remote, struct frame *f)
+{
+	int found = read_local(m, t, &remote[0], f);
+	size_t k;
+
+	for (k = 0; found > 0 && k < t->ncolumns; k++)
+		if (!dbsync__value_equal(&f->local[k], &remote[k]))
+			found = 0;
+	clear_local(m, f);
+	return found;
+}
+
 /* Insert/insert: move the local row to a fresh key, remembering where. */
 static int renumber(struct merge *m, dbsync__ctable *t, const dbsync__value *pk)
 {
@@ -596,18 +613,38 @@ static int merge_op(struct merge *m, dbsync__ctable *t,
 			return rc;
 		remote = f->remote;
 	}
+	if ((state == 'i' || state == 'u') && !is_delete) {
+		rc = same_as_local(m, t, remote, f);
+		if (rc)
+			return rc < 0 ? rc : drop_local(m, t->tid, &op->pk);
+	}
 	switch (state) {
+	case '-':
+		/* Inserted and deleted here, never pushed: those entries are
+		 * the history of a row that no longer exists. Kept, they
+		 * would turn a later local update of the pulled row into an
+		 * insert of a second one. */
+		rc = drop_local(m, t->tid, &op->pk);
+		if (rc)
+			return rc;
+		return is_delete ? delete_row(m, t, &op->pk)
+				 : put_remote(m, t, op->op, remote, f);
 	case 'i':
-		/* A remote 'u' here is the rest of a remote insert whose
-		 * first part arrived in an earlier page. */
-		if (t->integer_pk && op->pk.type == DBSYNC_TYPE_INTEGER &&
-		    !is_delete) {
+		/* An INTEGER key is a number, not an identity: the remote
+		 * side had another row under it (a remote 'u' is the rest of
+		 * a remote insert whose first part arrived in an earlier
+		 * page; a 'd' removed a row this node may never have seen,
+		 * that other nodes may still edit). Both rows are kept
+		 * apart: the local one moves to a fresh key. */
+		if (t->integer_pk && op->pk.type == DBSYNC_TYPE_INTEGER) {
 			rc = met(m, t, op->op, &op->pk,
 				 DBSYNC_CONFLICT_INSERT_INSERT,
 				 DBSYNC_RESOLUTION_KEEP_BOTH, remote, f);
 			if (!rc)
 				rc = renumber(m, t, &op->pk);
-			return rc ? rc : put_remote(m, t, op->op, remote, f);
+			if (rc || is_delete)
+				return rc;
+			return put_remote(m, t, op->op, remote, f);
 		}
 		/* A TEXT/BLOB key is one identity: a direct conflict. */
 		return direct(m, t, op, state, remote, f,
@@ -630,9 +667,12 @@ static int merge_op(struct merge *m, dbsync__ctable *t,
 	default:
 		if (is_delete &&
 		    dbsync__keyset_state(m->referenced, t->tid, &op->pk)) {
+			/* Queued as an update: the server upserts it, and a
+			 * node that re-created it first is the same row, not
+			 * an insert/insert. */
 			rc = met(m, t, 'd', &op->pk, DBSYNC_CONFLICT_DEPENDENCY,
 				 DBSYNC_RESOLUTION_KEEP_LOCAL, NULL, f);
-			return rc ? rc : requeue(m, t->tid, &op->pk, 'i');
+			return rc ? rc : requeue(m, t->tid, &op->pk, 'u');
 		}
 		if (is_delete)
 			return delete_row(m, t, &op->pk);

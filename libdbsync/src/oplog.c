@@ -543,7 +543,10 @@ int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
 	rc = fold_entries(db, st, &c, err);
 	if (rc)
 		return rc;
-	order = survivors(&c, 0, &n);
+	/* A row inserted and deleted within the range still goes out, as a
+	 * delete: a node holding its own pending insert of that INTEGER key
+	 * must learn that the key was another row's (client_merge.c). */
+	order = survivors(&c, 1, &n);
 	if (!order) {
 		compressor_free(&c);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
@@ -552,7 +555,8 @@ int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
 		const struct row *r = &c.rows[order[k].row];
 		dbsync__value pk = {(dbsync_type)r->type, r->i, r->f,
 				    (const char *)c.arena + r->off, r->len};
-		rc = fn(payload, r->tid, r->state, &pk, r->pos);
+		rc = fn(payload, r->tid, r->state == '-' ? 'd' : r->state, &pk,
+			r->pos);
 		if (rc == 1) {
 			/* The caller is full: resume after what it took. */
 			*more = 1;

@@ -25,7 +25,8 @@ int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err);
 
 /*
  * Fold the next `max` log entries with after_seq < seq <= last_seq (any
- * version) and hand the survivors, in position order, to `fn`. `fn`
+ * version) and hand every row, in position order, to `fn` (one inserted
+ * and deleted in the range as a 'd'). `fn`
  * returns 0 to go on, 1 when it is full (the rest is left for the next
  * call), or an error code. *covered is where the next call starts; *more
  * tells whether entries may remain. A row whose entries straddle two calls
