@@ -1,10 +1,17 @@
 /* bench_util.c - helpers shared by the benchmarks (see bench_util.h). */
 #include "bench_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 const char *bench_name = "bench";
 
@@ -55,6 +62,31 @@ long long query_int(sqlite3 *db, const char *sql)
 	return value;
 }
 
+sqlite3 *open_db(const char *path)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+				 NULL);
+
+	check_sqlite(db, rc, "open");
+	sqlite3_busy_timeout(db, 5000);
+	exec_sql(db, "PRAGMA journal_mode=WAL");
+	return db;
+}
+
+void remove_db_files(const char *path, int quietly)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	char file[PATH_MAX + 16];
+
+	for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+		snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+		if (unlink(file) != 0 && errno != ENOENT && !quietly)
+			die("cannot remove %s: %s", file, strerror(errno));
+	}
+}
+
 double clock_seconds(clockid_t clock)
 {
 	struct timespec ts;
@@ -66,6 +98,11 @@ double clock_seconds(clockid_t clock)
 double now_seconds(void)
 {
 	return clock_seconds(CLOCK_MONOTONIC);
+}
+
+double cpu_seconds(void)
+{
+	return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 uint64_t mix(uint64_t x)
@@ -135,6 +172,21 @@ double median(const double *values, int n)
 	return m;
 }
 
+long long parse_count(const char *flag, const char *arg, long long min)
+{
+	char *end;
+	long long v;
+
+	if (!arg)
+		die("%s needs a value", flag);
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < min)
+		die("%s: expected an integer >= %lld, got \"%s\"", flag, min,
+		    arg);
+	return v;
+}
+
 char name_pool[POOL_SIZE][NAME_LEN + 1];
 char note_pool[POOL_SIZE][NOTE_LEN + 1];
 
@@ -148,26 +200,270 @@ void fill_pools(void)
 	}
 }
 
+void bind_row(sqlite3_stmt *stmt, long long id)
+{
+	uint64_t h = mix((uint64_t)id);
+
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 2, name_pool[h & (POOL_SIZE - 1)], NAME_LEN,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)((h >> 12) % 10000));
+	sqlite3_bind_double(stmt, 4, (double)((h >> 28) % 100000) / 100.0);
+	sqlite3_bind_text(stmt, 5, note_pool[(h >> 44) & (POOL_SIZE - 1)],
+			  NOTE_LEN, SQLITE_STATIC);
+}
+
 void insert_rows(sqlite3 *db, sqlite3_stmt *stmt, long long count)
 {
 	long long changed = 0;
 
 	for (long long id = 1; id <= count; id++) {
-		uint64_t h = mix((uint64_t)id);
-
-		sqlite3_bind_int64(stmt, 1, id);
-		sqlite3_bind_text(stmt, 2, name_pool[h & (POOL_SIZE - 1)],
-				  NAME_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)((h >> 12) % 10000));
-		sqlite3_bind_double(stmt, 4,
-				    (double)((h >> 28) % 100000) / 100.0);
-		sqlite3_bind_text(stmt, 5,
-				  note_pool[(h >> 44) & (POOL_SIZE - 1)],
-				  NOTE_LEN, SQLITE_STATIC);
+		bind_row(stmt, id);
 		check_sqlite(db, sqlite3_step(stmt), "insert");
 		sqlite3_reset(stmt);
 		changed += sqlite3_changes(db);
 	}
 	if (changed != count)
 		die("insert changed %lld rows, expected %lld", changed, count);
+}
+
+/* ---- files ---- */
+
+const char *path_join(char *buf, size_t size, const char *dir,
+		      const char *name)
+{
+	if ((size_t)snprintf(buf, size, "%s/%s", dir, name) >= size)
+		die("path too long: %s/%s", dir, name);
+	return buf;
+}
+
+const char *make_work_dir(const char *requested, const char *prefix,
+			  char *made)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	*made = '\0';
+	if (requested) {
+		if (mkdir(requested, 0755) != 0 && errno != EEXIST)
+			die("--dir %s: %s", requested, strerror(errno));
+		return requested;
+	}
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if ((size_t)snprintf(made, PATH_MAX, "%s/%s.XXXXXX", tmp, prefix) >=
+	    PATH_MAX)
+		die("$TMPDIR too long");
+	if (!mkdtemp(made))
+		die("cannot create a directory in %s: %s", tmp,
+		    strerror(errno));
+	return made;
+}
+
+/* ---- processes ---- */
+
+long long proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	long long kb = -1;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	else
+		snprintf(path, sizeof path, "/proc/self/status");
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			kb = strtoll(line + flen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+double pid_cpu_seconds(pid_t pid)
+{
+	char path[64], buf[4096];
+	unsigned long long utime = 0, stime = 0;
+	const char *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command name in parentheses: state is field 3, utime 14
+	 * and stime 15. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				"%llu %llu",
+			 &utime, &stime) != 2)
+		return 0;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- dbsyncd ---- */
+
+void default_dbsyncd(char *buf)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+
+	if (len <= 0)
+		die("readlink /proc/self/exe: %s", strerror(errno));
+	self[len] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(buf, PATH_MAX, "%s/../tools/dbsyncd", self) >=
+	    PATH_MAX)
+		die("path too long");
+}
+
+/* The servers running, stopped at exit if the program dies first. */
+#define MAX_SERVERS 8
+static pid_t running[MAX_SERVERS];
+
+static void forget_server(pid_t pid)
+{
+	for (int i = 0; i < MAX_SERVERS; i++)
+		if (running[i] == pid)
+			running[i] = 0;
+}
+
+void server_start(struct bench_server *s, const char *dbsyncd,
+		  const char *dir, const char *tables)
+{
+	char store[PATH_MAX + 8], path[PATH_MAX], port_file[PATH_MAX],
+		schema[PATH_MAX], log[PATH_MAX];
+	double deadline;
+	int slot = 0;
+	pid_t pid;
+
+	while (slot < MAX_SERVERS && running[slot])
+		slot++;
+	if (slot == MAX_SERVERS)
+		die("more than %d servers at once", MAX_SERVERS);
+	snprintf(store, sizeof store, "sqlite:%s",
+		 path_join(path, sizeof path, dir, "server.db"));
+	path_join(port_file, sizeof port_file, dir, "dbsyncd.port");
+	path_join(schema, sizeof schema, dir, "schema.sql");
+	path_join(log, sizeof log, dir, "dbsyncd.log");
+	unlink(port_file);
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		char *argv[] = {(char *)dbsyncd,
+				"--store",
+				store,
+				"--listen",
+				"127.0.0.1:0",
+				"--port-file",
+				port_file,
+				"--schema",
+				schema,
+				"--track",
+				(char *)tables,
+				"--registration",
+				"open",
+				NULL};
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(dbsyncd, argv);
+		fprintf(stderr, "%s: cannot run %s: %s\n", bench_name, dbsyncd,
+			strerror(errno));
+		_exit(127);
+	}
+	s->pid = running[slot] = pid;
+	s->port = 0;
+
+	/* Listening once the port file exists (written through a rename). */
+	deadline = now_seconds() + 30;
+	while (!s->port) {
+		FILE *f = fopen(port_file, "r");
+		int status;
+
+		if (f) {
+			if (fscanf(f, "%d", &s->port) != 1)
+				s->port = 0;
+			fclose(f);
+		}
+		if (s->port)
+			break;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			forget_server(pid);
+			die("dbsyncd exited before listening (status %d); see "
+			    "%s",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1, log);
+		}
+		if (now_seconds() > deadline)
+			die("dbsyncd did not listen within 30 s; see %s", log);
+		nanosleep(&(struct timespec){0, 5000000}, NULL);
+	}
+	snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
+	s->start_rss_kb = proc_status_kb(pid, "VmRSS");
+	s->cpu_mark = pid_cpu_seconds(pid);
+}
+
+void server_stop(struct bench_server *s)
+{
+	int status;
+
+	if (kill(s->pid, SIGTERM) != 0)
+		die("kill dbsyncd: %s", strerror(errno));
+	if (waitpid(s->pid, &status, 0) != s->pid)
+		die("waitpid dbsyncd: %s", strerror(errno));
+	forget_server(s->pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("dbsyncd did not stop cleanly (status 0x%x)", status);
+}
+
+void servers_kill(void)
+{
+	for (int i = 0; i < MAX_SERVERS; i++)
+		if (running[i] > 0) {
+			kill(running[i], SIGTERM);
+			waitpid(running[i], NULL, 0);
+			running[i] = 0;
+		}
+}
+
+void make_client(const char *path, const char *schema_sql,
+		 const char *const *tables, const char *url)
+{
+	dbsync_client *c = NULL;
+	sqlite3 *db;
+
+	remove_db_files(path, 0);
+	db = open_db(path);
+	exec_sql(db, schema_sql);
+	check_sqlite(db, sqlite3_close(db), "close");
+	check_dbsync(NULL, dbsync_client_open(&c, path), "dbsync_client_open");
+	for (; *tables; tables++)
+		check_dbsync(c,
+			     dbsync_client_track(c, *tables,
+						 DBSYNC_DIRECTION_BOTH),
+			     "dbsync_client_track");
+	check_dbsync(c, dbsync_client_set_server(c, url),
+		     "dbsync_client_set_server");
+	check_dbsync(c, dbsync_client_register(c, NULL),
+		     "dbsync_client_register");
+	dbsync_client_free(c);
 }

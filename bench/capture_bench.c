@@ -128,23 +128,9 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
 
 /* ---- the database ---- */
 
-/* Delete the database file and its companions; `quietly` ignores errors
- * (at exit, where dying again is not an option). */
-static void remove_files(int quietly)
-{
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-	char path[sizeof db_path + 16];
-
-	for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
-		snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
-		if (unlink(path) != 0 && errno != ENOENT && !quietly)
-			die("cannot remove %s: %s", path, strerror(errno));
-	}
-}
-
 static void remove_database(void)
 {
-	remove_files(0);
+	remove_db_files(db_path, 0);
 }
 
 static sqlite3 *open_connection(void)
@@ -713,7 +699,7 @@ static void cleanup(void)
 {
 	if (!*db_path)
 		return;
-	remove_files(1);
+	remove_db_files(db_path, 1);
 	if (*made_dir)
 		rmdir(made_dir);
 }
@@ -744,21 +730,6 @@ static void usage(FILE *f)
 	      "log size then\n"
 	      "  --verbose           log rows after every round\n",
 	      f);
-}
-
-static long long parse_count(const char *flag, const char *arg, long long min)
-{
-	char *end;
-	long long v;
-
-	if (!arg)
-		die("%s needs a value", flag);
-	errno = 0;
-	v = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end || v < min)
-		die("%s: expected an integer >= %lld, got \"%s\"", flag, min,
-		    arg);
-	return v;
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -842,16 +813,7 @@ int main(int argc, char **argv)
 		capture_log = o.triggers == TRIGGERS_LOG_ONLY ? BENCH_LOG_TABLE
 							      : NULL;
 	}
-	if (!o.dir) {
-		const char *tmp = getenv("TMPDIR");
-
-		snprintf(made_dir, sizeof made_dir, "%s/capture_bench.XXXXXX",
-			 tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(made_dir))
-			die("cannot create a directory in %s: %s",
-			    tmp && *tmp ? tmp : "/tmp", strerror(errno));
-		o.dir = made_dir;
-	}
+	o.dir = make_work_dir(o.dir, "capture_bench", made_dir);
 	if ((size_t)snprintf(db_path, sizeof db_path, "%s/%s", o.dir,
 			     DB_NAME) >= sizeof db_path)
 		die("--dir: path too long");

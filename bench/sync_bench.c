@@ -33,7 +33,6 @@
 #include <sqlite3.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,13 +81,6 @@ struct client_result {
 	long long requests;    /* HTTP requests, as the progress callback saw */
 };
 
-struct server {
-	pid_t pid;
-	int port;
-	double cpu_mark; /* CPU seconds at the mark */
-	long long start_rss_kb;
-};
-
 struct round_result {
 	double plain;	/* seconds */
 	double tracked; /* the tracked insert into A (capture), for scale */
@@ -102,14 +93,8 @@ struct round_result {
 static char made_dir[PATH_MAX]; /* the directory this run created, if any */
 static const char *work_dir;
 static int keep_files;
-static pid_t server_pid; /* a running dbsyncd, stopped at exit */
 
 /* ---- small helpers ---- */
-
-static double cpu_seconds(void)
-{
-	return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-}
 
 static double mb(long long kb)
 {
@@ -119,110 +104,30 @@ static double mb(long long kb)
 /* A file in the work directory. */
 static const char *path_in_dir(char *buf, size_t size, const char *name)
 {
-	if ((size_t)snprintf(buf, size, "%s/%s", work_dir, name) >= size)
-		die("--dir: path too long");
-	return buf;
-}
-
-/* Remove a database and its companions; `quietly` ignores errors (at exit,
- * where dying again is not an option). */
-static void remove_db_files(const char *name, int quietly)
-{
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-	char base[PATH_MAX], path[PATH_MAX + 16];
-
-	path_in_dir(base, sizeof base, name);
-	for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
-		snprintf(path, sizeof path, "%s%s", base, suffixes[i]);
-		if (unlink(path) != 0 && errno != ENOENT && !quietly)
-			die("cannot remove %s: %s", path, strerror(errno));
-	}
+	return path_join(buf, size, work_dir, name);
 }
 
 static void remove_db(const char *name)
 {
-	remove_db_files(name, 0);
-}
+	char path[PATH_MAX];
 
-/* ---- /proc ---- */
-
-/* A "Vm...:  N kB" line of /proc/PID/status ("self" for this process), or
- * -1. */
-static long long proc_status_kb(const char *pid, const char *field)
-{
-	char path[64], line[256];
-	size_t flen = strlen(field);
-	long long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%s/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, field, flen) && line[flen] == ':') {
-			kb = strtoll(line + flen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
-
-static long long pid_status_kb(pid_t pid, const char *field)
-{
-	char s[32];
-
-	snprintf(s, sizeof s, "%ld", (long)pid);
-	return proc_status_kb(s, field);
-}
-
-/* User + system CPU seconds of a process, from /proc/PID/stat. */
-static double pid_cpu_seconds(pid_t pid)
-{
-	char path[64], buf[4096];
-	unsigned long long utime = 0, stime = 0;
-	const char *p;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* After the command name in parentheses: state is field 3, utime 14
-	 * and stime 15. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-				"%llu %llu",
-			 &utime, &stime) != 2)
-		return 0;
-	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	remove_db_files(path_in_dir(path, sizeof path, name), 0);
 }
 
 /* ---- the rows ---- */
 
-static sqlite3 *open_db(const char *name)
+static sqlite3 *open_work_db(const char *name)
 {
 	char path[PATH_MAX];
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path_in_dir(path, sizeof path, name), &db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-				 NULL);
 
-	check_sqlite(db, rc, "open");
-	sqlite3_busy_timeout(db, 5000);
-	exec_sql(db, "PRAGMA journal_mode=WAL");
-	return db;
+	return open_db(path_in_dir(path, sizeof path, name));
 }
 
 /* Insert the N rows into `name` in one transaction; seconds from BEGIN to
  * the end of COMMIT. */
 static double timed_insert(const char *name, long long rows)
 {
-	sqlite3 *db = open_db(name);
+	sqlite3 *db = open_work_db(name);
 	sqlite3_stmt *stmt = NULL;
 	double start, seconds;
 
@@ -239,130 +144,7 @@ static double timed_insert(const char *name, long long rows)
 	return seconds;
 }
 
-/* ---- dbsyncd ---- */
-
-static void start_server(const struct options *o, struct server *s)
-{
-	char store[PATH_MAX + 8], path[PATH_MAX], port_file[PATH_MAX],
-		schema[PATH_MAX], log[PATH_MAX];
-	double deadline;
-	pid_t pid;
-
-	snprintf(store, sizeof store, "sqlite:%s",
-		 path_in_dir(path, sizeof path, "server.db"));
-	path_in_dir(port_file, sizeof port_file, "dbsyncd.port");
-	path_in_dir(schema, sizeof schema, "schema.sql");
-	path_in_dir(log, sizeof log, "dbsyncd.log");
-	unlink(port_file);
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		char *argv[] = {(char *)o->dbsyncd,
-				"--store",
-				store,
-				"--listen",
-				"127.0.0.1:0",
-				"--port-file",
-				port_file,
-				"--schema",
-				schema,
-				"--track",
-				TABLE,
-				"--registration",
-				"open",
-				NULL};
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(o->dbsyncd, argv);
-		fprintf(stderr, "sync_bench: cannot run %s: %s\n", o->dbsyncd,
-			strerror(errno));
-		_exit(127);
-	}
-	s->pid = server_pid = pid;
-	s->port = 0;
-
-	/* Listening once the port file exists (written through a rename). */
-	deadline = now_seconds() + 30;
-	while (!s->port) {
-		FILE *f = fopen(port_file, "r");
-		int status;
-
-		if (f) {
-			if (fscanf(f, "%d", &s->port) != 1)
-				s->port = 0;
-			fclose(f);
-		}
-		if (s->port)
-			break;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			server_pid = 0;
-			die("dbsyncd exited before listening (status %d); see "
-			    "%s",
-			    WIFEXITED(status) ? WEXITSTATUS(status) : -1, log);
-		}
-		if (now_seconds() > deadline)
-			die("dbsyncd did not listen within 30 s; see %s", log);
-		nanosleep(&(struct timespec){0, 5000000}, NULL);
-	}
-	s->start_rss_kb = pid_status_kb(pid, "VmRSS");
-	s->cpu_mark = pid_cpu_seconds(pid);
-}
-
-/* SIGTERM and wait: a clean stop exits 0. */
-static void stop_server(struct server *s)
-{
-	int status;
-
-	if (kill(s->pid, SIGTERM) != 0)
-		die("kill dbsyncd: %s", strerror(errno));
-	if (waitpid(s->pid, &status, 0) != s->pid)
-		die("waitpid dbsyncd: %s", strerror(errno));
-	server_pid = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("dbsyncd did not stop cleanly (status 0x%x)", status);
-}
-
-static void server_url(const struct server *s, char *buf, size_t size)
-{
-	snprintf(buf, size, "http://127.0.0.1:%d", s->port);
-}
-
 /* ---- clients ---- */
-
-/* A fresh client database with the table tracked, registered with the
- * server. Untimed. */
-static void make_client(const char *name, const struct server *s)
-{
-	char path[PATH_MAX], url[64];
-	dbsync_client *c = NULL;
-	sqlite3 *db;
-
-	remove_db(name);
-	db = open_db(name);
-	exec_sql(db, TABLE_SQL);
-	check_sqlite(db, sqlite3_close(db), "close");
-	check_dbsync(NULL,
-		     dbsync_client_open(&c, path_in_dir(path, sizeof path,
-							 name)),
-		     "dbsync_client_open");
-	check_dbsync(c, dbsync_client_track(c, TABLE, DBSYNC_DIRECTION_BOTH),
-		     "dbsync_client_track");
-	server_url(s, url, sizeof url);
-	check_dbsync(c, dbsync_client_set_server(c, url),
-		     "dbsync_client_set_server");
-	check_dbsync(c, dbsync_client_register(c, NULL),
-		     "dbsync_client_register");
-	dbsync_client_free(c);
-}
 
 /* Counts HTTP bytes: curl's progress restarts at 0 with every request. */
 struct transfer {
@@ -419,7 +201,7 @@ static int child_main(int argc, char **argv)
 	check_dbsync(c, dbsync_client_on_progress(c, on_progress, &t),
 		     "dbsync_client_on_progress");
 
-	rss = proc_status_kb("self", "VmRSS");
+	rss = proc_status_kb(0, "VmRSS");
 	cpu = cpu_seconds();
 	start = now_seconds();
 	if (!strcmp(what, "push"))
@@ -435,7 +217,7 @@ static int child_main(int argc, char **argv)
 		t.requests++;
 	}
 	printf("ok %.9f %.9f %lld %lld %lld %lld\n", seconds, cpu,
-	       proc_status_kb("self", "VmHWM"), rss, t.done, t.requests);
+	       proc_status_kb(0, "VmHWM"), rss, t.done, t.requests);
 	dbsync_client_free(c);
 	return 0;
 }
@@ -443,10 +225,9 @@ static int child_main(int argc, char **argv)
 /* Run this program again as a child that pushes or pulls `name`. */
 static struct client_result run_client(const struct options *o,
 				       const char *what, const char *name,
-				       const struct server *s)
+				       const struct bench_server *s)
 {
-	char self[PATH_MAX], path[PATH_MAX], url[64], page[32], timeout[32],
-		line[512];
+	char self[PATH_MAX], path[PATH_MAX], page[32], timeout[32], line[512];
 	struct client_result r;
 	ssize_t len;
 	int fds[2], status;
@@ -458,7 +239,6 @@ static struct client_result run_client(const struct options *o,
 		die("readlink /proc/self/exe: %s", strerror(errno));
 	self[len] = '\0';
 	path_in_dir(path, sizeof path, name);
-	server_url(s, url, sizeof url);
 	snprintf(page, sizeof page, "%lld",
 		 !strcmp(what, "pull") ? o->page_size : 0);
 	snprintf(timeout, sizeof timeout, "%ld", o->timeout_s);
@@ -470,8 +250,8 @@ static struct client_result run_client(const struct options *o,
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		char *argv[] = {self,	 "--child", (char *)what, path,
-				url,	 page,	    timeout,	  NULL};
+		char *argv[] = {self,		"--child", (char *)what, path,
+				(char *)s->url, page,	   timeout,	 NULL};
 
 		close(fds[0]);
 		dup2(fds[1], 1);
@@ -506,7 +286,7 @@ static struct client_result run_client(const struct options *o,
 static void verify(const struct options *o)
 {
 	char path[PATH_MAX], *sql;
-	sqlite3 *db = open_db("b.db");
+	sqlite3 *db = open_work_db("b.db");
 	long long n, differ, pending_a, pending_b;
 
 	n = query_int(db, "SELECT count(*) FROM " TABLE);
@@ -539,10 +319,21 @@ static void write_schema(void)
 		die("cannot write %s", path);
 }
 
+/* A fresh client database in the work directory, `item` tracked,
+ * registered with the server. Untimed. */
+static void make_work_client(const char *name, const struct bench_server *s)
+{
+	static const char *const tables[] = {TABLE, NULL};
+	char path[PATH_MAX];
+
+	make_client(path_in_dir(path, sizeof path, name), TABLE_SQL, tables,
+		    s->url);
+}
+
 static void run_round(const struct options *o, int round,
 		      struct round_result *res)
 {
-	struct server s;
+	struct bench_server s;
 	sqlite3 *db;
 	sqlite3_stmt *stmt = NULL;
 	double start;
@@ -554,10 +345,10 @@ static void run_round(const struct options *o, int round,
 		res->plain = timed_insert("plain.db", o->rows);
 
 	/* Push: client A's rows, written by the application. */
-	start_server(o, &s);
+	server_start(&s, o->dbsyncd, work_dir, TABLE);
 	res->push_server_start = s.start_rss_kb;
-	make_client("a.db", &s);
-	db = open_db("a.db");
+	make_work_client("a.db", &s);
+	db = open_work_db("a.db");
 	check_sqlite(db, sqlite3_prepare_v2(db, INSERT_SQL, -1, &stmt, NULL),
 		     INSERT_SQL);
 	start = now_seconds();
@@ -572,18 +363,18 @@ static void run_round(const struct options *o, int round,
 	s.cpu_mark = pid_cpu_seconds(s.pid);
 	res->push = run_client(o, "push", "a.db", &s);
 	res->push_server_cpu = pid_cpu_seconds(s.pid) - s.cpu_mark;
-	res->push_server_hwm = pid_status_kb(s.pid, "VmHWM");
-	stop_server(&s);
+	res->push_server_hwm = proc_status_kb(s.pid, "VmHWM");
+	server_stop(&s);
 
 	/* Pull: a fresh server process on the same store, a fresh client. */
-	start_server(o, &s);
+	server_start(&s, o->dbsyncd, work_dir, TABLE);
 	res->pull_server_start = s.start_rss_kb;
-	make_client("b.db", &s);
+	make_work_client("b.db", &s);
 	s.cpu_mark = pid_cpu_seconds(s.pid);
 	res->pull = run_client(o, "pull", "b.db", &s);
 	res->pull_server_cpu = pid_cpu_seconds(s.pid) - s.cpu_mark;
-	res->pull_server_hwm = pid_status_kb(s.pid, "VmHWM");
-	stop_server(&s);
+	res->pull_server_hwm = proc_status_kb(s.pid, "VmHWM");
+	server_stop(&s);
 
 	if (!plain_first)
 		res->plain = timed_insert("plain.db", o->rows);
@@ -693,11 +484,7 @@ static void print_summary(const struct options *o,
 
 static void cleanup(void)
 {
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
+	servers_kill();
 	if (!work_dir || keep_files)
 		return;
 	{
@@ -706,7 +493,8 @@ static void cleanup(void)
 		char path[PATH_MAX];
 
 		for (size_t i = 0; i < sizeof dbs / sizeof *dbs; i++)
-			remove_db_files(dbs[i], 1);
+			remove_db_files(path_in_dir(path, sizeof path, dbs[i]),
+					1);
 		unlink(path_in_dir(path, sizeof path, "schema.sql"));
 		unlink(path_in_dir(path, sizeof path, "dbsyncd.log"));
 		unlink(path_in_dir(path, sizeof path, "dbsyncd.port"));
@@ -735,25 +523,10 @@ static void usage(FILE *f)
 	      f);
 }
 
-static long long parse_count(const char *flag, const char *arg, long long min)
-{
-	char *end;
-	long long v;
-
-	if (!arg)
-		die("%s needs a value", flag);
-	errno = 0;
-	v = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end || v < min)
-		die("%s: expected an integer >= %lld, got \"%s\"", flag, min,
-		    arg);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	bench_name = "sync_bench";
-	static char default_dbsyncd[PATH_MAX];
+	static char default_path[PATH_MAX];
 	struct options o = {.rows = 100000, .rounds = 3, .timeout_s = 3600};
 	struct round_result *res;
 	char a[32], page[48] = "the server's default";
@@ -788,37 +561,13 @@ int main(int argc, char **argv)
 	if (o.rounds > 1000)
 		die("--rounds: at most 1000");
 	if (!o.dbsyncd) {
-		char self[PATH_MAX];
-		ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-		char *slash;
-
-		if (len <= 0)
-			die("readlink /proc/self/exe: %s", strerror(errno));
-		self[len] = '\0';
-		slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
-		if ((size_t)snprintf(default_dbsyncd, sizeof default_dbsyncd,
-				     "%s/../tools/dbsyncd",
-				     self) >= sizeof default_dbsyncd)
-			die("path too long");
-		o.dbsyncd = default_dbsyncd;
+		default_dbsyncd(default_path);
+		o.dbsyncd = default_path;
 	}
 	if (access(o.dbsyncd, X_OK) != 0)
 		die("no dbsyncd at %s (build it, or give --dbsyncd PATH)",
 		    o.dbsyncd);
-	if (!o.dir) {
-		const char *tmp = getenv("TMPDIR");
-
-		snprintf(made_dir, sizeof made_dir, "%s/sync_bench.XXXXXX",
-			 tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(made_dir))
-			die("cannot create a directory in %s: %s",
-			    tmp && *tmp ? tmp : "/tmp", strerror(errno));
-		o.dir = made_dir;
-	} else if (mkdir(o.dir, 0755) != 0 && errno != EEXIST) {
-		die("--dir %s: %s", o.dir, strerror(errno));
-	}
+	o.dir = make_work_dir(o.dir, "sync_bench", made_dir);
 	work_dir = o.dir;
 	keep_files = !*made_dir; /* a --dir is the caller's: files kept */
 	atexit(cleanup);
