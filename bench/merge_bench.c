@@ -467,6 +467,11 @@ static void bind_write(sqlite3_stmt *st, const struct write *w, int writer)
 	case PARENT:
 		if (w->op == 'i') {
 			bind_row(st, w->id);
+			/* B's own row under a key A also inserts differs from
+			 * A's: an identical row would be the same row (no
+			 * conflict, SPEC §5). */
+			if (writer == 2)
+				sqlite3_bind_int64(st, 3, -w->id);
 			return;
 		}
 		sqlite3_bind_int64(st, 1, w->id);

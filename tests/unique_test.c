@@ -155,8 +155,25 @@ TEST(a_swap_with_a_locally_updated_row_is_a_collision_under_local_wins)
 	th_pair_all_equal(&p, MEMBERS, "1:y@:ex,2:x@:why,3:z@:-");
 }
 
+TEST(a_swap_cut_by_a_page_boundary_applies)
+{
+	th_pair p = with_members();
+
+	/* Pages of one operation cut the swap in two: the first page gives
+	 * member 1 the email member 2 holds until the second page. */
+	th_exec_on(p.pa, "BEGIN; UPDATE member SET email = 'tmp' WHERE id = 1;"
+			 " UPDATE member SET email = 'x@' WHERE id = 2;"
+			 " UPDATE member SET email = 'y@' WHERE id = 1; COMMIT");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	ASSERT_OK(dbsync_client_set_page_size(p.b, 1));
+	ASSERT_OK(dbsync_client_pull(p.b));
+	ASSERT_EQ_STR(th_conflicts(p.b), "");
+	th_pair_all_equal(&p, MEMBERS, "1:y@:ex,2:x@:why,3:z@:-");
+}
+
 static const th_case cases[] = {
 	CASE(a_swap_of_unique_values_applies),
+	CASE(a_swap_cut_by_a_page_boundary_applies),
 	CASE(a_rotation_over_two_unique_indexes_applies),
 	CASE(a_value_moving_to_a_new_row_applies),
 	CASE(nulls_never_collide),

@@ -64,6 +64,7 @@ struct merge {
 	dbsync__ctables tables;
 	dbsync__keyset *pending;    /* rows with pending local operations */
 	dbsync__keyset *referenced; /* rows pending local rows refer to */
+	dbsync__keyset *dropped;    /* rows whose unpushed entries go */
 	int64_t mark;
 	size_t width; /* the widest table's column count */
 	unsigned char *status; /* OP_* per page operation */
@@ -86,26 +87,72 @@ static int nomem(struct merge *m)
 }
 
 /* Forget the local operations on one row that no push has carried yet:
- * the merge resolved them. */
+ * the merge resolved them. Their log entries go at the end of the page,
+ * all in one pass (delete_dropped): the log has no index on its rows, and
+ * a statement per conflict would read the whole log each time. */
 static int drop_local(struct merge *m, int64_t tid, const dbsync__value *pk)
 {
-	sqlite3_stmt *st;
-	int rc = dbsync__sql_prepare(m->c->db,
-				     "DELETE FROM dbsync_log WHERE tid = ?1"
-				     " AND pk = ?2 AND version IS NULL",
-				     &st, &m->c->err, "cannot merge the pull");
+	dbsync__keyset_forget(m->pending, tid, pk);
+	if (!m->dropped && !(m->dropped = dbsync__keyset_new()))
+		return nomem(m);
+	return dbsync__keyset_add(m->dropped, tid, pk) ? nomem(m) : 0;
+}
 
+/* Delete the unpushed log entries (below the mark) of the dropped rows. */
+static int delete_dropped(struct merge *m)
+{
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int64_t *seqs = NULL;
+	size_t n = 0, cap = 0, k;
+	int rc, step;
+
+	if (!m->dropped)
+		return 0;
+	rc = dbsync__sql_prepare(m->c->db,
+				 "SELECT seq, tid, pk FROM dbsync_log"
+				 " WHERE version IS NULL AND seq < ?1",
+				 &st, &m->c->err, "cannot merge the pull");
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, tid);
-	dbsync__sql_bind_value(st, 2, pk);
-	rc = sqlite3_step(st);
+	sqlite3_bind_int64(st, 1, m->mark);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		dbsync__value pk;
+
+		dbsync__sql_column_value(st, 2, &pk);
+		if (!dbsync__keyset_state(m->dropped, sqlite3_column_int64(st, 1),
+					  &pk))
+			continue;
+		if (n == cap) {
+			int64_t *p = realloc(seqs, (cap = cap ? 2 * cap : 64) *
+							   sizeof(*seqs));
+			if (!p) {
+				rc = nomem(m);
+				break;
+			}
+			seqs = p;
+		}
+		seqs[n++] = sqlite3_column_int64(st, 0);
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = dbsync__error_sqlite(&m->c->err, m->c->db, step,
+					  "cannot merge the pull");
 	sqlite3_finalize(st);
-	dbsync__keyset_forget(m->pending, tid, pk);
-	if (rc != SQLITE_DONE)
-		return dbsync__error_sqlite(&m->c->err, m->c->db, rc,
-					    "cannot merge the pull");
-	return 0;
+	if (!rc && n)
+		rc = dbsync__sql_prepare(m->c->db,
+					 "DELETE FROM dbsync_log WHERE seq = ?1",
+					 &del, &m->c->err,
+					 "cannot merge the pull");
+	for (k = 0; !rc && k < n; k++) {
+		sqlite3_bind_int64(del, 1, seqs[k]);
+		step = sqlite3_step(del);
+		sqlite3_reset(del);
+		if (step != SQLITE_DONE)
+			rc = dbsync__error_sqlite(&m->c->err, m->c->db, step,
+						  "cannot merge the pull");
+	}
+	sqlite3_finalize(del);
+	free(seqs);
+	return rc;
 }
 
 /* Log `op` on a row once the suppressed part is over: it is then pending
@@ -344,7 +391,9 @@ static int apply_op(struct merge *m, size_t index);
  * rewrites the holder too, the values are free once it has: move it aside
  * when its own pulled row will certainly be written (it is being written,
  * or no local state can keep it), else apply its operation now and see.
- * Otherwise the collision is genuine. 0: retry the write; 1: collided.
+ * A holder the page does not touch but with nothing pending here is moved
+ * aside too (see below). Otherwise the collision is genuine: a local
+ * change keeps the values. 0: retry the write; 1: collided.
  */
 static int unblock(struct merge *m, dbsync__ctable *t, char remote_op,
 		   const dbsync__value *holder, const dbsync__unique_index *x)
@@ -369,6 +418,13 @@ static int unblock(struct merge *m, dbsync__ctable *t, char remote_op,
 		if (m->depth < MAX_DEPTH)
 			return apply_op(m, j);
 	}
+	/* A holder with nothing pending here holds what the server's copy
+	 * held: the pulled row has the value on the server now, so the
+	 * server moved the holder on in a version a later page brings (a
+	 * swap cut by a page boundary). */
+	if (!has && !dbsync__keyset_state(m->pending, t->tid, holder))
+		return dbsync__unique_move_aside(m->c->db, &shape, x, holder,
+						 &m->c->err);
 	return collide(m, t, remote_op, holder, x);
 }
 
@@ -868,6 +924,7 @@ static void merge_free(struct merge *m)
 	dbsync_oplist_free(m->collisions);
 	dbsync__keyset_free(m->pending);
 	dbsync__keyset_free(m->referenced);
+	dbsync__keyset_free(m->dropped);
 	dbsync__ctables_free(&m->tables);
 }
 
@@ -910,6 +967,8 @@ int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *p,
 		*collisions = m.collisions;
 		m.collisions = NULL;
 	}
+	if (!rc)
+		rc = delete_dropped(&m);
 	if (!rc)
 		rc = dbsync__capture_suppress_end(c->db, m.mark, &c->err);
 	if (!rc)
