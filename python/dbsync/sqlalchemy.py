@@ -19,20 +19,22 @@ before a pull show the merged rows::
             sync.sync(session)               # session sees the merged rows
 
 Server side: :class:`SyncServer` opens a :class:`dbsync.Server` on the
-SQLite file an application writes through SQLAlchemy; writes to the tables
-it tracks are versioned by triggers and reach the clients on their next
-pull (SPEC section 4, "Direct writes")::
+database an application writes through SQLAlchemy -- a SQLite file or a
+PostgreSQL database (in the schema the engine's connections use); writes
+to the tables it tracks are versioned by triggers and reach the clients on
+their next pull (SPEC section 4, "Direct writes")::
 
-    server_engine = create_engine("sqlite:///server.db")
+    server_engine = create_engine("postgresql+psycopg://app@db/app")
     Base.metadata.create_all(server_engine)
     server = SyncServer(server_engine, registration="open")
     server.track(Country, City)
     app = server.make_app()                  # WSGI
 
 Anything that is not a mapped class, a ``Mapper`` or a ``Table`` is refused
-with :class:`dbsync.InvalidError`, and so is an engine that is not a SQLite
-file. ``import dbsync`` itself never imports SQLAlchemy; only this module
-does (``pip install 'dbsync[sqlalchemy]'``).
+with :class:`dbsync.InvalidError`, and so is a client engine that is not a
+SQLite file or a server engine that is neither SQLite nor PostgreSQL.
+``import dbsync`` itself never imports SQLAlchemy; only this module does
+(``pip install 'dbsync[sqlalchemy]'``).
 """
 
 from __future__ import annotations
@@ -54,10 +56,10 @@ except ImportError as _e:  # pragma: no cover - exercised in a subprocess
 
 from . import wsgi as _wsgi
 from ._api import Client, Conflict, Headers, Operation, Server
-from ._errors import Error, InvalidError
+from ._errors import DatabaseError, Error, InvalidError
 
-__all__ = ["SyncClient", "SyncServer", "sqlite_path", "table_names",
-           "track"]
+__all__ = ["SyncClient", "SyncServer", "postgresql_url", "sqlite_path",
+           "table_names", "track"]
 
 #: What :func:`table_names` accepts: a mapped class, a Mapper or a Table.
 Target = Union[type, "Mapper[Any]", TableClause]
@@ -126,13 +128,34 @@ def table_names(*targets: Target) -> List[str]:
     else (an unmapped class, an instance, a string, a class mapped to a
     join or a select) and for a table in another schema (an attached
     database): dbsync tracks tables of the main database only.
+    (:meth:`SyncServer.track` on PostgreSQL also takes tables that name
+    the store's own schema.)
     """
+    return _table_names(targets, None)
+
+
+def _table_names(targets: Sequence[Any],
+                 pg: Optional[Tuple[str, Mapping[Any, Any]]]
+                 ) -> List[str]:
+    # pg: (the PostgreSQL store's schema, the engine's
+    # schema_translate_map), or None for SQLite.
     names: List[str] = []
     seen: Set[str] = set()
     for target in targets:
         for table in _tables_of(target):
             schema = getattr(table, "schema", None)
-            if schema not in (None, "main"):
+            if pg is not None:
+                store_schema, translate = pg
+                if schema in translate:
+                    schema = translate[schema]
+                if schema not in (None, store_schema):
+                    raise InvalidError(
+                        f"dbsync.sqlalchemy: table {table.name!r} is in "
+                        f"schema {schema!r}; the store keeps to schema "
+                        f"{store_schema!r} (the one the engine's "
+                        f"connections use), and so must the tables it "
+                        f"tracks")
+            elif schema not in (None, "main"):
                 raise InvalidError(
                     f"dbsync.sqlalchemy: table {table.name!r} is in schema "
                     f"{schema!r}; only tables of the main database can be "
@@ -156,11 +179,13 @@ def track(target: Union[Client, Server, "SyncClient", "SyncServer"],
     (``metadata.create_all(engine)``), or :class:`dbsync.NotFound` is
     raised.
     """
-    names = table_names(*models)
+    if isinstance(target, SyncServer):
+        names = _table_names(models, target._pg)
+        target = target.server
+    else:
+        names = table_names(*models)
     if isinstance(target, SyncClient):
         target = target.client
-    elif isinstance(target, SyncServer):
-        target = target.server
     if isinstance(target, Client):
         for name in names:
             target.track(name, direction)
@@ -228,6 +253,137 @@ def sqlite_path(bind: Union[Engine, Connection, Session]) -> str:
             "dbsync.sqlalchemy: the engine's database is in memory; dbsync "
             "opens its own connection and needs a database file")
     return database
+
+
+#: libpq parameters of an engine URL's query that say how to reach and
+#: authenticate to the server: passed on to dbsync's URL as they are.
+_LIBPQ_CONNECT = frozenset((
+    "host", "hostaddr", "port", "dbname", "user", "password", "passfile",
+    "require_auth", "channel_binding", "connect_timeout", "keepalives",
+    "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "tcp_user_timeout", "sslmode", "requiressl", "sslnegotiation",
+    "sslcompression", "sslcert", "sslkey", "sslpassword", "sslcertmode",
+    "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer",
+    "ssl_min_protocol_version", "ssl_max_protocol_version", "gssencmode",
+    "krbsrvname", "gsslib", "gssdelegation", "service",
+    "target_session_attrs", "load_balance_hosts"))
+#: Settings of the application's own sessions: dbsync's connections make
+#: their own (the schema in ``options`` is read from a connection instead).
+_LIBPQ_SESSION = frozenset((
+    "options", "application_name", "fallback_application_name",
+    "client_encoding"))
+
+
+def _quote(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
+
+
+def _search_path_option(schema: str) -> str:
+    """libpq's ``options`` value setting the search_path to exactly
+    ``schema``: a quoted identifier (any name), its backslashes and spaces
+    escaped for libpq's splitting of options into arguments."""
+    ident = '"' + schema.replace('"', '""') + '"'
+    return "-csearch_path=" + ident.replace("\\", "\\\\").replace(
+        " ", "\\ ")
+
+
+def _engine_schema(engine: Engine) -> str:
+    """The schema unqualified names of ``engine`` resolve to: the
+    ``schema_translate_map``'s entry for None, else the current_schema()
+    of a connection from the engine (whatever set its search_path: the
+    URL's or connect_args' ``options``, a ``connect`` event, the role's or
+    database's defaults)."""
+    translate = engine.get_execution_options().get("schema_translate_map")
+    if translate and translate.get(None):
+        return str(translate[None])
+    try:
+        with engine.connect() as conn:
+            schema = conn.exec_driver_sql(
+                "SELECT current_schema()").scalar()
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        orig = getattr(e, "orig", None) or e
+        raise DatabaseError(
+            f"dbsync.sqlalchemy: cannot read the engine's schema: "
+            f"{str(orig).strip()}") from e
+    if not schema:
+        raise InvalidError(
+            "dbsync.sqlalchemy: the engine's search_path names no existing "
+            "schema (current_schema() is NULL); create the schema first")
+    return str(schema)
+
+
+def _postgresql_store(engine: Engine) -> Tuple[str, str]:
+    if engine.dialect.name != "postgresql":
+        raise InvalidError(
+            f"dbsync.sqlalchemy: the engine is {engine.dialect.name}, not "
+            f"PostgreSQL")
+    url = engine.url
+    params: List[Tuple[str, str]] = []
+    for key, value in url.query.items():
+        if key in _LIBPQ_SESSION:
+            continue
+        if key not in _LIBPQ_CONNECT:
+            raise InvalidError(
+                f"dbsync.sqlalchemy: the engine URL's parameter {key!r} is "
+                f"not a libpq connection parameter dbsync can pass on; "
+                f"SyncServer takes user, password, host, port, database, "
+                f"libpq's connection and SSL parameters (sslmode, "
+                f"connect_timeout...) and the schema")
+        if not isinstance(value, str) or (
+                key in ("host", "hostaddr", "port") and "," in value) or (
+                key == "host" and ":" in value and
+                not value.startswith("/")):
+            raise InvalidError(
+                f"dbsync.sqlalchemy: the engine URL names several hosts "
+                f"or a host:port in {key}={value!r}; SyncServer takes "
+                f"one host (and the port as port=), or give dbsyncd a "
+                f"libpq URL yourself")
+        params.append((key, value))
+    schema = _engine_schema(engine)
+    params.append(("options", _search_path_option(schema)))
+
+    netloc = ""
+    if url.username:
+        netloc = _quote(url.username)
+    if url.password is not None:
+        netloc += ":" + _quote(str(url.password))
+    if netloc:
+        netloc += "@"
+    if url.host:
+        netloc += (f"[{url.host}]" if ":" in url.host
+                   else _quote(url.host))
+    if url.port:
+        netloc += f":{int(url.port)}"
+    text = f"postgresql://{netloc}/{_quote(url.database or '')}"
+    text += "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote,
+                                         safe="")
+    return text, schema
+
+
+def postgresql_url(bind: Union[Engine, Connection, Session]) -> str:
+    """The libpq URL dbsync opens for the PostgreSQL database of an engine
+    (or a session's or a connection's engine): ``dbsync.Server(url)`` and
+    ``dbsyncd --store URL`` then keep the store in the schema the engine's
+    connections use. It holds the password if the engine's URL does.
+
+    User, password, host, port and database come from the engine's URL,
+    and so do libpq's connection and SSL parameters in its query
+    (``sslmode``, ``connect_timeout``, ``host=/socket/dir``...). The
+    schema is the ``schema_translate_map``'s entry for None if the engine
+    has one, else the ``current_schema()`` of a connection from the
+    engine -- so this connects once -- and the URL sets ``search_path`` to
+    exactly it. The application's other session settings (the rest of
+    ``options``, ``application_name``, ``client_encoding``) are not passed
+    on; ``connect_args`` are not visible to this function: credentials
+    given there must reach libpq another way (the URL, ``PGPASSWORD``,
+    ``~/.pgpass``).
+
+    Raises :class:`dbsync.InvalidError` for an engine that is not
+    PostgreSQL, for a query parameter that is none of those (a driver's
+    own, which would change how dbsync connects) and for several hosts;
+    :class:`dbsync.DatabaseError` when the database cannot be reached.
+    """
+    return _postgresql_store(_engine_of(bind))[0]
 
 
 # -- sessions ---------------------------------------------------------------
@@ -486,16 +642,21 @@ class SyncClient:
 
 
 class SyncServer:
-    """A :class:`dbsync.Server` on the SQLite file an application writes
-    through SQLAlchemy.
+    """A :class:`dbsync.Server` on the database an application writes
+    through SQLAlchemy: a SQLite file or PostgreSQL.
 
     ``bind`` is an Engine, a Connection or a Session whose engine is a
-    SQLite file; ``registration`` is "open", "closed" or "token:SECRET".
-    The store adds its ``dbsync_*`` tables to that file and switches it to
-    WAL. Rows the application commits to a tracked table, through any
-    session or connection, are logged by triggers in the same transaction
-    and folded into a version (node id NULL) before the next pull or push
-    is answered, so they reach every client.
+    SQLite file or a PostgreSQL database (dialect "postgresql", any
+    driver); ``registration`` is "open", "closed" or "token:SECRET".
+
+    On SQLite the store adds its ``dbsync_*`` tables to that file and
+    switches it to WAL. On PostgreSQL it opens its own libpq connections
+    (:func:`postgresql_url`) and keeps its tables and the tracked ones in
+    the schema the engine's connections use (:attr:`schema`). Rows the
+    application commits to a tracked table, through any session or
+    connection, are logged by triggers in the same transaction and folded
+    into a version (node id NULL) before the next pull or push is
+    answered, so they reach every client.
 
     Like :class:`dbsync.Server` it may be used from several threads; it is
     a context manager and ``close()`` closes the store (not the engine).
@@ -504,9 +665,23 @@ class SyncServer:
     def __init__(self, bind: Union[Engine, Connection, Session],
                  registration: str = "closed") -> None:
         self.engine: Engine = _engine_of(bind)
+        #: The PostgreSQL schema the store keeps to (None on SQLite).
+        self.schema: Optional[str] = None
+        self._pg: Optional[Tuple[str, Mapping[Any, Any]]] = None
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            store = "sqlite:" + sqlite_path(self.engine)
+        elif dialect == "postgresql":
+            store, self.schema = _postgresql_store(self.engine)
+            translate = self.engine.get_execution_options().get(
+                "schema_translate_map") or {}
+            self._pg = (self.schema, dict(translate))
+        else:
+            raise InvalidError(
+                f"dbsync.sqlalchemy: the engine is {dialect}; a SyncServer "
+                f"needs SQLite or PostgreSQL")
         #: The underlying dbsync.Server (hooks, trim, handle...).
-        self.server: Server = Server("sqlite:" + sqlite_path(self.engine),
-                                     registration)
+        self.server: Server = Server(store, registration)
 
     def close(self) -> None:
         """Close the store; later calls raise InvalidError."""
@@ -524,15 +699,22 @@ class SyncServer:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else repr(self.engine.url.database)
+        if self.closed:
+            state = "closed"
+        elif self.schema is not None:
+            state = repr(self.engine.url.render_as_string(
+                hide_password=True)) + f" schema {self.schema!r}"
+        else:
+            state = repr(self.engine.url.database)
         return f"<dbsync.sqlalchemy.SyncServer {state}>"
 
     def track(self, *models: Target) -> List[str]:
         """Synchronize the tables of mapped classes, Mappers or Tables;
-        returns their names. The tables must exist."""
+        returns their names. The tables must exist (on PostgreSQL in
+        :attr:`schema`: a Table may name it, or none)."""
         if self.server.closed:
             raise InvalidError("server is closed")
-        return track(self.server, *models)
+        return track(self, *models)
 
     def make_app(self) -> Callable[..., Iterable[bytes]]:
         """A WSGI application serving this server (dbsync.wsgi.make_app)."""

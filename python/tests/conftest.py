@@ -219,6 +219,107 @@ class ClientDb:
             con.close()
 
 
+# -- PostgreSQL ---------------------------------------------------------------
+#
+# As the C tests (tests/harness_pg.c): the server at $DBSYNC_TEST_PG_URL
+# (default postgresql://postgres@127.0.0.1:5432/test, trust auth), a fresh
+# schema dbsync_t_<pid>_<n> per test, dropped after it, nothing else in the
+# database touched. Tests that need it fail, never skip, when it cannot be
+# reached: ./dev test starts it.
+
+PG_URL = (os.environ.get("DBSYNC_TEST_PG_URL") or
+          "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PgAdmin:
+    """An autocommit psycopg connection that makes and drops the tests'
+    schemas."""
+
+    def __init__(self) -> None:
+        try:
+            import psycopg
+        except ImportError as e:
+            problem = (f"the PostgreSQL tests need psycopg "
+                       f"(requirements-dev.txt): {e}")
+        else:
+            try:
+                self.conn = psycopg.connect(PG_URL, autocommit=True,
+                                            connect_timeout=10)
+                problem = ""
+            except psycopg.Error as e:
+                problem = (f"PostgreSQL is needed by this test and cannot "
+                           f"be reached at {PG_URL} (start it: ./dev test "
+                           f"does): {e}")
+        if problem:  # failed, never skipped
+            pytest.fail(problem, pytrace=False)
+        # A schema some connection still uses must not hang the run.
+        self.conn.execute("SET lock_timeout = '20s'")
+        self.counter = 0
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Drop schemas left by test processes that died."""
+        rows = self.conn.execute(
+            "SELECT nspname FROM pg_namespace"
+            " WHERE nspname LIKE 'dbsync\\_t\\_%'").fetchall()
+        for (name,) in rows:
+            pid = name[len("dbsync_t_"):].split("_", 1)[0]
+            if not pid.isdigit() or int(pid) <= 0:
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                self.drop(name)
+            except OSError:
+                pass  # alive, another user's
+
+    def new_schema(self, suffix: str = "") -> str:
+        self.counter += 1
+        name = f"dbsync_t_{os.getpid()}_{self.counter}{suffix}"
+        self.drop(name)
+        self.conn.execute(f"CREATE SCHEMA {_pg_quote(name)}")
+        return name
+
+    def drop(self, name: str) -> None:
+        self.conn.execute(f"DROP SCHEMA IF EXISTS {_pg_quote(name)} CASCADE")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[PgAdmin]:
+    admin = PgAdmin()
+    yield admin
+    admin.close()
+
+
+@pytest.fixture
+def pg_schemas(pg_admin):
+    """pg_schemas(suffix="") -> the name of a new, empty schema in the
+    test database; every schema made is dropped after the test."""
+    made = []
+
+    def make(suffix: str = "") -> str:
+        name = pg_admin.new_schema(suffix)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        pg_admin.drop(name)
+
+
+@pytest.fixture
+def pg_schema(pg_schemas) -> str:
+    """A fresh schema of this test's own (dropped after it)."""
+    return pg_schemas()
+
+
 @pytest.fixture
 def make_client(tmp_path):
     made = []

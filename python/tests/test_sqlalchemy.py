@@ -449,8 +449,10 @@ def test_bad_targets_and_binds(tmp_path, monkeypatch):
                 "sqlite:///file:mem?mode=memory&uri=true"):
         with pytest.raises(dbsync.InvalidError, match="in memory"):
             SyncClient(create_engine(url, poolclass=StaticPool))
+    # Clients are SQLite files (servers may be PostgreSQL too:
+    # test_sqlalchemy_pg.py).
     with pytest.raises(dbsync.InvalidError, match="not SQLite"):
-        SyncServer(create_engine("postgresql+pg8000://u@localhost/db",
+        SyncClient(create_engine("postgresql+pg8000://u@localhost/db",
                                  module=_FakeDbapi))
     with pytest.raises(dbsync.InvalidError, match="no bind"):
         SyncClient(Session())
