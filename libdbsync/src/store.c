@@ -4,6 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sqlite3.h>
+
+#include "oplog.h"
 #include "store.h"
 
 const dbsync__store_ops *dbsync__store_find(const char *url,
@@ -85,4 +88,45 @@ void dbsync__store_tables_order(dbsync__store_table *t, size_t n)
 		}
 		done++;
 	}
+}
+
+int dbsync__store_push_string(char ***list, size_t *n, const char *s)
+{
+	char **p = realloc(*list, (*n + 1) * sizeof(*p));
+
+	if (!p)
+		return DBSYNC_NOMEM;
+	*list = p;
+	p[*n] = strdup(s ? s : "");
+	if (!p[*n])
+		return DBSYNC_NOMEM;
+	(*n)++;
+	return 0;
+}
+
+struct changes_ctx {
+	int (*fn)(void *payload, const dbsync__store_change *c);
+	void *payload;
+};
+
+static int forward_change(void *payload, int64_t tid, char op,
+			  const dbsync__value *pk, int64_t pos)
+{
+	struct changes_ctx *ctx = payload;
+	dbsync__store_change c = {tid, op, *pk, pos};
+
+	return ctx->fn(ctx->payload, &c);
+}
+
+int dbsync__store_fold_changes(sqlite3 *fold_db, int64_t lo, int64_t hi,
+			       size_t max,
+			       int (*fn)(void *payload,
+					 const dbsync__store_change *c),
+			       void *payload, int *more, int64_t *next,
+			       dbsync__error *err)
+{
+	struct changes_ctx ctx = {fn, payload};
+
+	return dbsync__oplog_fold_range(fold_db, lo, hi, max, forward_change,
+					&ctx, more, next, err);
 }

@@ -185,9 +185,23 @@ const dbsync__store_ops *dbsync__store_find(const char *url,
 					    const char **location);
 
 void dbsync__store_tables_free(dbsync__store_table *t, size_t n);
+/* Append a copy of `s` ("" for NULL) to a growing list of names. 0 or
+ * DBSYNC_NOMEM. */
+int dbsync__store_push_string(char ***list, size_t *n, const char *s);
 /* Parents before children (by `parents`); tables in a cycle keep their
  * order. */
 void dbsync__store_tables_order(dbsync__store_table *t, size_t n);
+
+/* The `changes` op over a SQLite database `fold_db` holding the log
+ * entries (lo, hi]: folds the next `max` of them (oplog.c) and hands
+ * each row to `fn` as a dbsync__store_change. Both stores fold this way. */
+struct sqlite3;
+int dbsync__store_fold_changes(struct sqlite3 *fold_db, int64_t lo,
+			       int64_t hi, size_t max,
+			       int (*fn)(void *payload,
+					 const dbsync__store_change *c),
+			       void *payload, int *more, int64_t *next,
+			       dbsync__error *err);
 
 extern const dbsync__store_ops dbsync__store_sqlite;
 extern const dbsync__store_ops dbsync__store_pg;

@@ -177,27 +177,12 @@ static int load_entries(dbsync__store *s, int64_t lo, int64_t hi, size_t max,
 	return rc;
 }
 
-struct changes_ctx {
-	int (*fn)(void *payload, const dbsync__store_change *c);
-	void *payload;
-};
-
-static int forward_change(void *payload, int64_t tid, char op,
-			  const dbsync__value *pk, int64_t pos)
-{
-	struct changes_ctx *ctx = payload;
-	dbsync__store_change c = {tid, op, *pk, pos};
-
-	return ctx->fn(ctx->payload, &c);
-}
-
 int dbsync__pg_changes(dbsync__store *s, int64_t after, int64_t target,
 		      int64_t cursor, size_t max,
 		      int (*fn)(void *payload, const dbsync__store_change *c),
 		      void *payload, int *more, int64_t *next,
 		      dbsync__error *err)
 {
-	struct changes_ctx ctx = {fn, payload};
 	int64_t lo = 0, hi = 0;
 	int rc = 0;
 
@@ -218,8 +203,8 @@ int dbsync__pg_changes(dbsync__store *s, int64_t after, int64_t target,
 		return rc;
 	/* Only this page's entries are in the fold table, so the fold ends
 	 * where they end: *more and *next come out as for the SQLite store. */
-	return dbsync__oplog_fold_range(s->fold, lo, hi, max, forward_change,
-					&ctx, more, next, err);
+	return dbsync__store_fold_changes(s->fold, lo, hi, max, fn, payload, more,
+					  next, err);
 }
 
 int dbsync__pg_versions(dbsync__store *s, int64_t after, int64_t target,

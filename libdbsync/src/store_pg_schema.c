@@ -633,20 +633,6 @@ int dbsync__pg_track(dbsync__store *s, const char *table, dbsync__error *err)
 
 /* ---- describing tracked tables ---------------------------------------- */
 
-static int push_string(char ***list, size_t *n, const char *s)
-{
-	char **p = realloc(*list, (*n + 1) * sizeof(*p));
-
-	if (!p)
-		return DBSYNC_NOMEM;
-	*list = p;
-	p[*n] = strdup(s ? s : "");
-	if (!p[*n])
-		return DBSYNC_NOMEM;
-	(*n)++;
-	return 0;
-}
-
 /* Columns in order (the key's position noted), referenced tables, and
  * single-column foreign keys onto a table's primary key. */
 static int describe(dbsync__store *s, unsigned int oid,
@@ -675,7 +661,8 @@ static int describe(dbsync__store *s, unsigned int oid,
 			t->pk_index = t->ncolumns;
 			nomem = !(t->pk = strdup(col));
 		}
-		nomem = nomem || push_string(&t->columns, &t->ncolumns, col);
+		nomem = nomem || dbsync__store_push_string(&t->columns,
+							   &t->ncolumns, col);
 	}
 	PQclear(res);
 	if (nomem)
@@ -698,8 +685,8 @@ static int describe(dbsync__store *s, unsigned int oid,
 		return rc;
 	n = PQntuples(res);
 	for (k = 0; k < n && !nomem; k++)
-		nomem = push_string(&t->parents, &t->nparents,
-				    PQgetvalue(res, k, 0));
+		nomem = dbsync__store_push_string(&t->parents, &t->nparents,
+						  PQgetvalue(res, k, 0));
 	PQclear(res);
 	if (nomem)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
@@ -821,7 +808,8 @@ int dbsync__pg_candidates(dbsync__store *s, char ***out, size_t *n,
 		return rc;
 	rows = PQntuples(res);
 	for (k = 0; k < rows && !nomem; k++)
-		nomem = push_string(out, n, PQgetvalue(res, k, 0));
+		nomem = dbsync__store_push_string(out, n,
+						  PQgetvalue(res, k, 0));
 	PQclear(res);
 	if (nomem) {
 		size_t j;

@@ -206,20 +206,6 @@ static int sq_track(dbsync__store *s, const char *table, dbsync__error *err)
 	return rc;
 }
 
-static int push_string(char ***list, size_t *n, const char *s)
-{
-	char **p = realloc(*list, (*n + 1) * sizeof(*p));
-
-	if (!p)
-		return DBSYNC_NOMEM;
-	*list = p;
-	p[*n] = strdup(s ? s : "");
-	if (!p[*n])
-		return DBSYNC_NOMEM;
-	(*n)++;
-	return 0;
-}
-
 /* Single-column foreign keys that refer to a primary key (the parent's
  * "to" column is empty or is its key). */
 static int read_refs(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
@@ -290,7 +276,8 @@ static int describe(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
 			t->pk = strdup(col);
 			nomem = !t->pk;
 		}
-		nomem = nomem || push_string(&t->columns, &t->ncolumns, col);
+		nomem = nomem || dbsync__store_push_string(&t->columns,
+							   &t->ncolumns, col);
 	}
 	sqlite3_finalize(st);
 	if (nomem)
@@ -312,8 +299,9 @@ static int describe(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
 		return rc;
 	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
 	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		nomem = push_string(&t->parents, &t->nparents,
-				    (const char *)sqlite3_column_text(st, 0));
+		nomem = dbsync__store_push_string(
+			&t->parents, &t->nparents,
+			(const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	if (nomem)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
@@ -400,8 +388,8 @@ static int sq_candidates(dbsync__store *s, char ***out, size_t *n,
 	if (rc)
 		return rc;
 	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		nomem = push_string(out, n,
-				    (const char *)sqlite3_column_text(st, 0));
+		nomem = dbsync__store_push_string(
+			out, n, (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	if (nomem || rc != SQLITE_DONE) {
 		size_t k;
@@ -798,27 +786,12 @@ static int seq_of_version(sqlite3 *db, int64_t version, int64_t *seq,
 			 &version, 1, seq, NULL, err);
 }
 
-struct changes_ctx {
-	int (*fn)(void *payload, const dbsync__store_change *c);
-	void *payload;
-};
-
-static int forward_change(void *payload, int64_t tid, char op,
-			  const dbsync__value *pk, int64_t pos)
-{
-	struct changes_ctx *ctx = payload;
-	dbsync__store_change c = {tid, op, *pk, pos};
-
-	return ctx->fn(ctx->payload, &c);
-}
-
 static int sq_changes(dbsync__store *s, int64_t after, int64_t target,
 		      int64_t cursor, size_t max,
 		      int (*fn)(void *payload, const dbsync__store_change *c),
 		      void *payload, int *more, int64_t *next,
 		      dbsync__error *err)
 {
-	struct changes_ctx ctx = {fn, payload};
 	int64_t lo = 0, hi = 0;
 	int rc = 0;
 
@@ -831,8 +804,8 @@ static int sq_changes(dbsync__store *s, int64_t after, int64_t target,
 		return rc;
 	if (cursor > lo)
 		lo = cursor;
-	return dbsync__oplog_fold_range(s->db, lo, hi, max, forward_change,
-					&ctx, more, next, err);
+	return dbsync__store_fold_changes(s->db, lo, hi, max, fn, payload, more,
+					  next, err);
 }
 
 static int sq_versions(dbsync__store *s, int64_t after, int64_t target,
