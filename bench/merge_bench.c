@@ -75,6 +75,10 @@ struct options {
 	long long ops;	     /* operations in the pull */
 	long long pending;   /* B's pending local operations */
 	long long conflicts; /* how many of them meet A's rows */
+	/* Insert/insert mode: B's conflicts are this many insert/insert
+	 * ones only, and the two sizes are pending sizes (this, then twice
+	 * this and twice --pending) at one table size. 0: the mixed plan. */
+	long long insert_conflicts;
 	int rounds;
 	long long page_size; /* 0: the server's default */
 	const char *dbsyncd;
@@ -105,6 +109,11 @@ struct plan {
 	long long a_ins[NTABLES], a_upd[NTABLES], a_del[NTABLES];
 	long long uu[NTABLES], ud[NTABLES], du[NTABLES], dd[NTABLES];
 	long long ii, dependency, reversed;
+	/* B's insert/insert keys are counted from A's last new parent, not
+	 * its first: with no other new parents of B's above them, a row
+	 * renumbered above B's keys would otherwise meet A's later keys
+	 * again and be renumbered twice. */
+	int ii_from_last;
 	long long swapped; /* tags whose codes A swaps in pairs */
 	long long b_upd[NTABLES], b_ins[NTABLES], b_del[NTABLES];
 	long long pull_ops, pending, conflicts;
@@ -121,10 +130,15 @@ static long long sum3(const long long *v)
 	return v[PARENT] + v[CHILD] + v[TAG];
 }
 
+/* The plan for `rows` existing rows and `pending` operations of B's; `ii`
+ * insert/insert conflicts replace the mixed ones when not 0. */
 static void make_plan(const struct options *o, long long rows,
-		      struct plan *p)
+		      long long pending, long long ii, struct plan *p)
 {
-	long long k = o->conflicts, rest = o->pending - o->conflicts;
+	/* In insert/insert mode each conflict is two of B's operations (the
+	 * row and its child); the rest of B's work is spread as usual. */
+	long long k = ii ? 0 : o->conflicts;
+	long long rest = pending - (ii ? 2 * ii : k);
 
 	memset(p, 0, sizeof *p);
 	p->rows[PARENT] = rows / 2;
@@ -153,7 +167,8 @@ static void make_plan(const struct options *o, long long rows,
 	p->dd[PARENT] = share(k, DD_PARENT);
 	p->dd[CHILD] = share(k, DD_CHILD);
 	p->dd[TAG] = share(k, DD_TAG);
-	p->ii = share(k, II);
+	p->ii = ii ? ii : share(k, II);
+	p->ii_from_last = ii != 0;
 	p->dependency = share(k, DEPENDENCY);
 	p->reversed = share(k, REVERSED);
 	p->b_upd[PARENT] = share(rest, B_PARENT_UPD);
@@ -162,19 +177,21 @@ static void make_plan(const struct options *o, long long rows,
 	p->b_ins[PARENT] = share(rest, B_PARENT_INS);
 	/* B's new children include one per insert/insert conflict. */
 	p->b_ins[CHILD] = share(rest, B_CHILD_INS);
-	if (p->b_ins[CHILD] < p->ii)
+	if (ii)
+		p->b_ins[CHILD] += ii;
+	else if (p->b_ins[CHILD] < p->ii)
 		p->b_ins[CHILD] = p->ii;
 	p->b_del[PARENT] = share(rest, B_PARENT_DEL);
 	p->b_del[CHILD] = share(rest, B_CHILD_DEL);
 	p->conflicts = sum3(p->uu) + sum3(p->ud) + sum3(p->du) + sum3(p->dd) +
 		       p->ii + p->dependency + p->reversed;
-	/* What rounding left goes to B's tag deletes: exactly o->pending. */
-	p->b_del[TAG] = o->pending - p->conflicts - sum3(p->b_upd) -
+	/* What rounding left goes to B's tag deletes: exactly `pending`. */
+	p->b_del[TAG] = pending - p->conflicts - sum3(p->b_upd) -
 			sum3(p->b_ins) - p->b_del[PARENT] - p->b_del[CHILD];
 	if (p->b_del[TAG] < 0)
 		die("--pending too small for --conflicts");
 	p->pull_ops = o->ops;
-	p->pending = o->pending;
+	p->pending = pending;
 	/* Local wins: u/u, d/u and renumbered inserts stay pending; the local
 	 * deletes of u/d, d/d and the reversed dependency are dropped; a
 	 * parent kept for a dependency is queued as a new local insert. */
@@ -403,9 +420,11 @@ static void plan_changes(const struct plan *p, struct writes *a,
 
 	for (long long i = 0, same = 0; i < p->a_ins[PARENT]; i++) {
 		long long id = p->rows[PARENT] + 1 + i;
+		long long nth = p->ii_from_last ? p->a_ins[PARENT] - 1 - i : i;
 
 		add(a, PARENT, 'i', id, 0);
-		if (same < p->ii && i % step == 0) {
+		if (p->ii_from_last ? nth % step == 0 && nth / step < p->ii
+				    : same < p->ii && i % step == 0) {
 			add(b, PARENT, 'i', id, 0);
 			add(b, CHILD, 'i', b_child++, id);
 			same++;
@@ -652,7 +671,8 @@ static double sync_once(const char *path, const char *url, int push)
 /* ---- one table size ---- */
 
 struct scenario {
-	long long rows;
+	long long rows, pending, insert_conflicts;
+	char label[48]; /* "100,000 rows", or "10,000 pending" */
 	struct plan plan;
 	char dir[PATH_MAX];
 	struct bench_server server;
@@ -684,8 +704,10 @@ static void setup(const struct options *o, const char *work_dir,
 	long long pending;
 	dbsync_client *c;
 
-	make_plan(o, s->rows, &s->plan);
-	snprintf(name, sizeof name, "rows-%lld", s->rows);
+	make_plan(o, s->rows, s->pending, s->insert_conflicts, &s->plan);
+	snprintf(name, sizeof name, "%s-%lld",
+		 o->insert_conflicts ? "pending" : "rows",
+		 o->insert_conflicts ? s->pending : s->rows);
 	path_join(s->dir, sizeof s->dir, work_dir, name);
 	if (mkdir(s->dir, 0755) != 0 && errno != EEXIST)
 		die("cannot create %s: %s", s->dir, strerror(errno));
@@ -722,9 +744,9 @@ static void setup(const struct options *o, const char *work_dir,
 		    s->plan.pending);
 	apply_writes(s->a_path, &a, 1);
 	t_push = sync_once(s->a_path, s->server.url, 1);
-	printf("setup, %s rows: A pushed them in %.2f s, B pulled them in "
+	printf("setup, %s: A pushed %s rows in %.2f s, B pulled them in "
 	       "%.2f s; A pushed the pull's %s operations in %.2f s\n",
-	       group(s->rows, n1), t_seed_push, t_seed_pull,
+	       s->label, group(s->rows, n1), t_seed_push, t_seed_pull,
 	       group(s->plan.pull_ops, n2), t_push);
 	fflush(stdout);
 	free(seed.w);
@@ -883,12 +905,12 @@ static void check_end(struct scenario *s)
 	if (pending_count(c))
 		die("client B has operations pending after its push");
 	dbsync_client_free(c);
-	printf("check, %s rows: every pull applied %s operations (rows the "
+	printf("check, %s: every pull applied %s operations (rows the "
 	       "server rewrote twice, as a swap does, may come in two pages); "
 	       "every merge reported the planned conflicts and left the "
 	       "planned pending count; after B's push and A's pull, A, B and "
 	       "the server hold the same rows (parent %s, child %s, tag %s)\n",
-	       group(s->rows, n[0]), group(s->pulled_ops, n[4]),
+	       s->label, group(s->pulled_ops, n[4]),
 	       group(table_rows(s->a_path, "parent"), n[1]),
 	       group(table_rows(s->a_path, "child"), n[2]),
 	       group(table_rows(s->a_path, "tag"), n[3]));
@@ -948,13 +970,39 @@ static double pull_seconds(const struct pull_result *r, int cpu)
 	return cpu ? r->client_cpu + r->server_cpu : r->seconds;
 }
 
+/* Insert/insert mode: how the merge's own work per conflict grows from
+ * the small pending size to the large one (twice the pending log and
+ * twice the conflicts): 1x when a conflict's cost does not depend on the
+ * pending log, 2x when it is proportional to it. */
+static void print_per_conflict(const struct options *o, struct scenario *s,
+			       struct pull_result (*merge)[2],
+			       struct pull_result (*plain)[2])
+{
+	double growth[1000];
+	int n = o->rounds;
+
+	for (int r = 0; r < n; r++) {
+		double own[2];
+
+		for (int z = 0; z < 2; z++)
+			own[z] = (merge[r][z].client_cpu -
+				  plain[r][z].client_cpu) /
+				 (double)s[z].plan.ii;
+		growth[r] = own[1] / own[0];
+	}
+	printf("per insert/insert conflict, %s against %s: %.2fx the merge's "
+	       "own work (1x: independent of the pending log; 2x: "
+	       "proportional to it)\n",
+	       s[1].label, s[0].label, median(growth, n));
+}
+
 static void print_summary(const struct options *o, struct scenario *s,
 			  struct pull_result (*merge)[2],
 			  struct pull_result (*plain)[2])
 {
 	double mv[1000], pv[1000], ratio[1000], own[1000];
 	int n = o->rounds;
-	char a[32], b[32], c[32];
+	char b[32], c[32];
 
 	printf("median of %d round%s (ratios: median of the per-round "
 	       "ratios):\n",
@@ -971,9 +1019,9 @@ static void print_summary(const struct options *o, struct scenario *s,
 				pv[r] = pull_seconds(&plain[r][z], cpu);
 				ratio[r] = mv[r] / pv[r];
 			}
-			printf("  %9s rows: merge %s ops/s, plain pull %s "
+			printf("  %14s: merge %s ops/s, plain pull %s "
 			       "ops/s, merge/plain %.2fx\n",
-			       group(s[z].rows, a),
+			       s[z].label,
 			       group((long long)ops_per_s(p, median(mv, n)), b),
 			       group((long long)ops_per_s(p, median(pv, n)), c),
 			       median(ratio, n));
@@ -986,11 +1034,18 @@ static void print_summary(const struct options *o, struct scenario *s,
 			pv[r] = pull_seconds(&plain[r][1], cpu) /
 				pull_seconds(&plain[r][0], cpu);
 		}
-		printf("  %s rows against %s: merge %.2fx the time, plain pull "
-		       "%.2fx (work proportional to the table per operation: "
-		       "%.1fx)\n",
-		       group(s[1].rows, a), group(s[0].rows, b), median(mv, n),
-		       median(pv, n), (double)s[1].rows / (double)s[0].rows);
+		if (o->insert_conflicts)
+			printf("  %s against %s: merge %.2fx the time, plain "
+			       "pull %.2fx\n",
+			       s[1].label, s[0].label, median(mv, n),
+			       median(pv, n));
+		else
+			printf("  %s against %s: merge %.2fx the time, plain "
+			       "pull %.2fx (work proportional to the table per "
+			       "operation: %.1fx)\n",
+			       s[1].label, s[0].label, median(mv, n),
+			       median(pv, n),
+			       (double)s[1].rows / (double)s[0].rows);
 	}
 	/* What the pending work and the conflicts add on the client: the
 	 * same pull, the same rows, minus the plain pull. */
@@ -999,14 +1054,20 @@ static void print_summary(const struct options *o, struct scenario *s,
 			own[r] = merge[r][z].client_cpu -
 				 plain[r][z].client_cpu;
 		printf("the merge's own work (client CPU, merge - plain pull), "
-		       "%s rows: %.2f s",
-		       group(s[z].rows, a), median(own, n));
+		       "%s: %.2f s",
+		       s[z].label, median(own, n));
 		if (s[z].plan.pending)
 			printf(" = %.0f us per pending operation",
 			       median(own, n) * 1e6 /
 				       (double)s[z].plan.pending);
+		if (o->insert_conflicts)
+			printf(", %.0f us per insert/insert conflict",
+			       median(own, n) * 1e6 /
+				       (double)s[z].plan.ii);
 		printf("\n");
 	}
+	if (o->insert_conflicts && o->nsizes == 2)
+		print_per_conflict(o, s, merge, plain);
 	fflush(stdout);
 }
 
@@ -1058,6 +1119,15 @@ static void usage(FILE *f)
 	      "10000)\n"
 	      "  --conflicts N   how many of them meet the pull's rows "
 	      "(default 1000)\n"
+	      "  --insert-conflicts N\n"
+	      "                  insert/insert conflicts only: N of B's rows "
+	      "under keys A\n"
+	      "                  inserts too, each with a child (--pending "
+	      "defaults to 2N,\n"
+	      "                  --conflicts and --large-rows are ignored); "
+	      "the second size\n"
+	      "                  is twice the pending work and the "
+	      "conflicts\n"
 	      "  --rounds R      rounds (default 3)\n"
 	      "  --quick         a fifth of every count, 1 round (a check "
 	      "that it runs)\n"
@@ -1082,7 +1152,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 	o->rows[0] = 100000;
 	o->ops = 100000;
-	o->pending = 10000;
+	o->pending = -1; /* the mode's default, below */
 	o->conflicts = 1000;
 	o->rounds = 3;
 	for (int i = 1; i < argc; i++) {
@@ -1098,6 +1168,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->pending = parse_count(arg, v, 0), i++;
 		else if (!strcmp(arg, "--conflicts"))
 			o->conflicts = parse_count(arg, v, 0), i++;
+		else if (!strcmp(arg, "--insert-conflicts"))
+			o->insert_conflicts = parse_count(arg, v, 1), i++;
 		else if (!strcmp(arg, "--rounds"))
 			o->rounds = (int)parse_count(arg, v, 1), i++;
 		else if (!strcmp(arg, "--page-size"))
@@ -1117,20 +1189,51 @@ static void parse_options(int argc, char **argv, struct options *o)
 			die("unknown option %s", arg);
 		}
 	}
+	if (o->pending < 0)
+		o->pending = o->insert_conflicts ? 2 * o->insert_conflicts
+						 : 10000;
 	if (quick) {
 		o->rows[0] /= 5;
 		large /= 5;
 		o->ops /= 5;
 		o->pending /= 5;
 		o->conflicts /= 5;
+		o->insert_conflicts /= 5;
 		o->rounds = 1;
 	}
 	if (o->rounds > 1000)
 		die("--rounds: at most 1000");
-	if (o->conflicts > o->pending)
+	if (o->insert_conflicts) {
+		if (2 * o->insert_conflicts > o->pending)
+			die("--insert-conflicts: at most half of --pending");
+		/* Two pending sizes at one table size. */
+		o->conflicts = o->insert_conflicts;
+		large = o->rows[0];
+	} else if (o->conflicts > o->pending) {
 		die("--conflicts: at most --pending");
+	}
 	o->nsizes = large ? 2 : 1;
 	o->rows[1] = large;
+}
+
+/* The two sizes: table sizes, or in insert/insert mode pending sizes. */
+static void size_scenarios(const struct options *o, struct scenario *s)
+{
+	char a[32];
+
+	for (int z = 0; z < o->nsizes; z++) {
+		s[z].rows = o->rows[z];
+		s[z].pending = o->pending;
+		s[z].insert_conflicts = o->insert_conflicts;
+		if (o->insert_conflicts && z == 1) {
+			s[z].pending *= 2;
+			s[z].insert_conflicts *= 2;
+		}
+		snprintf(s[z].label, sizeof s[z].label, "%s %s",
+			 group(o->insert_conflicts ? s[z].pending : s[z].rows,
+			       a),
+			 o->insert_conflicts ? "pending" : "rows");
+	}
 }
 
 int main(int argc, char **argv)
@@ -1162,20 +1265,22 @@ int main(int argc, char **argv)
 	fill_pools();
 
 	printf("merge_bench: dbsync %s, SQLite %s, a pull of %s operations "
-	       "into a client with %s pending (%s meeting the pull's rows), "
-	       "tables of %s",
+	       "into a client with %s pending (%s meeting the pull's rows%s)",
 	       dbsync_version(), sqlite3_libversion(), group(o.ops, a),
 	       group(o.pending, b), group(o.conflicts, c),
-	       group(o.rows[0], d));
-	if (o.nsizes == 2)
+	       o.insert_conflicts ? ", all insert/insert" : "");
+	if (o.insert_conflicts)
+		printf(" and again with twice both");
+	printf(", tables of %s", group(o.rows[0], d));
+	if (o.nsizes == 2 && !o.insert_conflicts)
 		printf(" and %s", group(o.rows[1], a));
 	printf(" rows, %d round%s, dbsyncd %s, directory %s\n", o.rounds,
 	       o.rounds == 1 ? "" : "s", o.dbsyncd, work_dir);
 	printf("journal_mode WAL, SQLite's defaults otherwise (synchronous "
 	       "FULL); dbsyncd on 127.0.0.1, plain HTTP, one per size\n");
-	for (int z = 0; z < o.nsizes; z++)
-		scenarios[z].rows = o.rows[z];
-	make_plan(&o, o.rows[0], &scenarios[0].plan);
+	size_scenarios(&o, scenarios);
+	make_plan(&o, o.rows[0], scenarios[0].pending,
+		  scenarios[0].insert_conflicts, &scenarios[0].plan);
 	print_plan(&o, &scenarios[0].plan);
 	fflush(stdout);
 	for (int z = 0; z < o.nsizes; z++)
@@ -1192,7 +1297,7 @@ int main(int argc, char **argv)
 			plain[r][z] = timed_pull(&o, s, 0);
 			if (!merge_first)
 				merge[r][z] = timed_pull(&o, s, 1);
-			printf("  %9s rows: ", group(s->rows, a));
+			printf("  %14s: ", s->label);
 			print_pull(&s->plan, "merge", &merge[r][z]);
 			printf(";\n                   ");
 			print_pull(&s->plan, "plain pull", &plain[r][z]);
