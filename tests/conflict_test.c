@@ -316,6 +316,100 @@ TEST(the_same_change_on_both_sides_is_no_conflict)
 	th_pair_all_equal(&p, CITIES, "1:Oslo!,2:Bergen");
 }
 
+TEST(a_row_renumbered_twice_in_one_pull_takes_its_children_both_times)
+{
+	th_pair p = th_pair_setup();
+
+	/* a's cities 10 and 11 come on two pages. b's own city 10 moves to
+	 * 11 on the first and, meeting a's 11, to 12 on the second: what
+	 * the first page moved is what the second works with. */
+	th_exec_on(p.pa, "INSERT INTO city VALUES (10, 'A10');"
+			 "INSERT INTO city VALUES (11, 'A11')");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	th_exec_on(p.pb, "INSERT INTO city VALUES (10, 'Turku');"
+			 "INSERT INTO person VALUES (200, 'Bo', 10)");
+	ASSERT_OK(dbsync_client_set_page_size(p.b, 1));
+	ASSERT_OK(dbsync_client_pull(p.b));
+	ASSERT_EQ_STR(th_conflicts(p.b),
+		      "insert/both city:i:10 insert/both city:i:11");
+	ASSERT_EQ_STR(th_cities(p.pb),
+		      "1:Oslo,2:Bergen,10:A10,11:A11,12:Turku");
+	ASSERT_EQ_STR(people(p.pb), "Bo@Turku");
+	ASSERT_EQ_STR(th_pending_str(p.b), "city:i:12 person:i:200");
+	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen,10:A10,11:A11,12:Turku");
+	ASSERT_EQ_STR(people(p.pa), "Bo@Turku");
+}
+
+TEST(a_parent_kept_on_one_page_keeps_its_parent_deleted_on_a_later_one)
+{
+	th_pair p = th_pair_setup();
+
+	plant_tree(&p);
+	/* a deletes 3 and 7, then 5 in a version of its own; b grows a leaf
+	 * on 7. Page by page: 7 is kept (queued as b's update) on one page,
+	 * and 5, which only that kept row refers to, on a later one. */
+	th_exec_on(p.pa, "DELETE FROM node WHERE id IN (3, 7)");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	th_exec_on(p.pa, "DELETE FROM node WHERE id = 5");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	th_exec_on(p.pb, "INSERT INTO node VALUES (8, 7, 'leaf')");
+	ASSERT_OK(dbsync_client_set_page_size(p.b, 1));
+	ASSERT_OK(dbsync_client_pull(p.b));
+	ASSERT_EQ_STR(th_conflicts(p.b),
+		      "dependency/local node:d:7 dependency/local node:d:5");
+	ASSERT_EQ_STR(th_rows(p.pb, NODES), "5<10,7<5,8<7,10<-");
+	th_pair_all_equal(&p, NODES, "5<10,7<5,8<7,10<-");
+}
+
+/* The progress callback of a pull: after its first page, b's application
+ * writes through a connection of its own. */
+struct between_pages {
+	const char *path, *sql;
+	int done;
+};
+
+static int write_between_pages(uint64_t bytes_done, uint64_t bytes_total,
+			       uint64_t ops_done, uint64_t ops_total,
+			       void *payload)
+{
+	struct between_pages *w = payload;
+
+	(void)bytes_total;
+	(void)ops_total;
+	if (!bytes_done && ops_done && !w->done++)
+		th_exec_on(w->path, w->sql);
+	return 0;
+}
+
+TEST(writes_committed_between_two_pages_meet_the_next_pages)
+{
+	th_pair p = th_pair_setup();
+	struct between_pages w = {NULL, NULL, 0};
+
+	/* a's cities 10 and 11 and its delete of Bergen come on three pages.
+	 * Between the first two, b's application creates its own city 11
+	 * and a person in Bergen: the next pages must see both as pending
+	 * work (an insert/insert, a dependency), not overwrite b's city or
+	 * delete Bergen from under its person. */
+	th_exec_on(p.pa, "INSERT INTO city VALUES (10, 'A10');"
+			 "INSERT INTO city VALUES (11, 'A11');"
+			 "DELETE FROM city WHERE id = 2");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	w.path = p.pb;
+	w.sql = "INSERT INTO city VALUES (11, 'Bx');"
+		"INSERT INTO person VALUES (300, 'Cy', 2)";
+	ASSERT_OK(dbsync_client_set_page_size(p.b, 1));
+	ASSERT_OK(dbsync_client_on_progress(p.b, write_between_pages, &w));
+	ASSERT_OK(dbsync_client_pull(p.b));
+	ASSERT_OK(dbsync_client_on_progress(p.b, NULL, NULL));
+	ASSERT_EQ_STR(th_conflicts(p.b),
+		      "insert/both city:i:11 dependency/local city:d:2");
+	ASSERT_EQ_STR(th_cities(p.pb), "1:Oslo,2:Bergen,10:A10,11:A11,12:Bx");
+	ASSERT_EQ_STR(people(p.pb), "Cy@Bergen");
+	th_pair_all_equal(&p, CITIES, "1:Oslo,2:Bergen,10:A10,11:A11,12:Bx");
+	ASSERT_EQ_STR(people(p.pa), "Cy@Bergen");
+}
+
 TEST(conflict_report_arguments)
 {
 	th_pair p = th_pair_setup();
@@ -346,5 +440,8 @@ static const th_case cases[] = {
 	CASE(a_pulled_row_on_the_key_of_a_vanished_local_row_stays_an_update),
 	CASE(a_remote_delete_of_a_shared_integer_key_keeps_the_local_insert),
 	CASE(the_same_change_on_both_sides_is_no_conflict),
+	CASE(a_row_renumbered_twice_in_one_pull_takes_its_children_both_times),
+	CASE(a_parent_kept_on_one_page_keeps_its_parent_deleted_on_a_later_one),
+	CASE(writes_committed_between_two_pages_meet_the_next_pages),
 };
 TH_MAIN(cases)

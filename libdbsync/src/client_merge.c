@@ -16,6 +16,7 @@
 #include "capture.h"
 #include "client_conflict.h"
 #include "client_merge.h"
+#include "client_pending.h"
 #include "client_renumber.h"
 #include "client_tables.h"
 #include "oplist.h"
@@ -62,9 +63,12 @@ struct merge {
 	dbsync_client *c;
 	const dbsync__pull_resp *page;
 	dbsync__ctables tables;
-	dbsync__keyset *pending;    /* rows with pending local operations */
-	dbsync__keyset *referenced; /* rows pending local rows refer to */
-	dbsync__keyset *dropped;    /* rows whose unpushed entries go */
+	/* The pending rows, what they refer to: kept across pages. */
+	dbsync__pending *pending;
+	/* Rows this page keeps because kept rows refer to them
+	 * (extend_referenced). */
+	dbsync__keyset *kept_parents;
+	int64_t *page_max; /* per table: its largest INTEGER key in the page */
 	int64_t mark;
 	size_t width; /* the widest table's column count */
 	unsigned char *status; /* OP_* per page operation */
@@ -88,71 +92,27 @@ static int nomem(struct merge *m)
 
 /* Forget the local operations on one row that no push has carried yet:
  * the merge resolved them. Their log entries go at the end of the page,
- * all in one pass (delete_dropped): the log has no index on its rows, and
- * a statement per conflict would read the whole log each time. */
+ * by seq (dbsync__pending_delete_dropped): the log has no index on its
+ * rows, and a statement per conflict would read the whole log each
+ * time. */
 static int drop_local(struct merge *m, int64_t tid, const dbsync__value *pk)
 {
-	dbsync__keyset_forget(m->pending, tid, pk);
-	if (!m->dropped && !(m->dropped = dbsync__keyset_new()))
-		return nomem(m);
-	return dbsync__keyset_add(m->dropped, tid, pk) ? nomem(m) : 0;
+	return dbsync__pending_drop(m->pending, tid, pk) ? nomem(m) : 0;
 }
 
-/* Delete the unpushed log entries (below the mark) of the dropped rows. */
-static int delete_dropped(struct merge *m)
+/* The row's pending local state ('i', 'u', 'd', '-'), 0 if none. */
+static char local_state(struct merge *m, int64_t tid, const dbsync__value *pk)
 {
-	sqlite3_stmt *st = NULL, *del = NULL;
-	int64_t *seqs = NULL;
-	size_t n = 0, cap = 0, k;
-	int rc, step;
+	return dbsync__pending_state(m->pending, tid, pk);
+}
 
-	if (!m->dropped)
-		return 0;
-	rc = dbsync__sql_prepare(m->c->db,
-				 "SELECT seq, tid, pk FROM dbsync_log"
-				 " WHERE version IS NULL AND seq < ?1",
-				 &st, &m->c->err, "cannot merge the pull");
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, m->mark);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		dbsync__value pk;
-
-		dbsync__sql_column_value(st, 2, &pk);
-		if (!dbsync__keyset_state(m->dropped, sqlite3_column_int64(st, 1),
-					  &pk))
-			continue;
-		if (n == cap) {
-			int64_t *p = realloc(seqs, (cap = cap ? 2 * cap : 64) *
-							   sizeof(*seqs));
-			if (!p) {
-				rc = nomem(m);
-				break;
-			}
-			seqs = p;
-		}
-		seqs[n++] = sqlite3_column_int64(st, 0);
-	}
-	if (!rc && step != SQLITE_DONE)
-		rc = dbsync__error_sqlite(&m->c->err, m->c->db, step,
-					  "cannot merge the pull");
-	sqlite3_finalize(st);
-	if (!rc && n)
-		rc = dbsync__sql_prepare(m->c->db,
-					 "DELETE FROM dbsync_log WHERE seq = ?1",
-					 &del, &m->c->err,
-					 "cannot merge the pull");
-	for (k = 0; !rc && k < n; k++) {
-		sqlite3_bind_int64(del, 1, seqs[k]);
-		step = sqlite3_step(del);
-		sqlite3_reset(del);
-		if (step != SQLITE_DONE)
-			rc = dbsync__error_sqlite(&m->c->err, m->c->db, step,
-						  "cannot merge the pull");
-	}
-	sqlite3_finalize(del);
-	free(seqs);
-	return rc;
+/* 1 if pending local rows refer to the row, or a row kept for them does:
+ * a remote delete cannot take it. */
+static int referenced(struct merge *m, int64_t tid, const dbsync__value *pk)
+{
+	return dbsync__pending_referenced(m->pending, tid, pk) ||
+	       (m->kept_parents &&
+		dbsync__keyset_state(m->kept_parents, tid, pk));
 }
 
 /* Log `op` on a row once the suppressed part is over: it is then pending
@@ -409,9 +369,8 @@ static int unblock(struct merge *m, dbsync__ctable *t, char remote_op,
 						 &m->c->err);
 	if (has && m->status[j] == OP_WAITING) {
 		const dbsync__msg_op *op = &m->page->ops[j];
-		int kept = dbsync__keyset_state(m->pending, t->tid, holder) ||
-			   (op->op == 'd' &&
-			    dbsync__keyset_state(m->referenced, t->tid, holder));
+		int kept = local_state(m, t->tid, holder) ||
+			   (op->op == 'd' && referenced(m, t->tid, holder));
 		if (!kept)
 			return dbsync__unique_move_aside(m->c->db, &shape, x,
 							 holder, &m->c->err);
@@ -422,7 +381,7 @@ static int unblock(struct merge *m, dbsync__ctable *t, char remote_op,
 	 * held: the pulled row has the value on the server now, so the
 	 * server moved the holder on in a version a later page brings (a
 	 * swap cut by a page boundary). */
-	if (!has && !dbsync__keyset_state(m->pending, t->tid, holder))
+	if (!has && !local_state(m, t->tid, holder))
 		return dbsync__unique_move_aside(m->c->db, &shape, x, holder,
 						 &m->c->err);
 	return collide(m, t, remote_op, holder, x);
@@ -512,7 +471,7 @@ static int restore_parents(struct merge *m, const dbsync__ctable *t,
 		dbsync__value *parent;
 
 		if (v->type == DBSYNC_TYPE_NULL ||
-		    dbsync__keyset_state(m->pending, pt->tid, v) != 'd' ||
+		    local_state(m, pt->tid, v) != 'd' ||
 		    depth > MAX_DEPTH)
 			continue;
 		for (j = 0; j < m->page->nparents; j++) {
@@ -583,7 +542,7 @@ static int direct(struct merge *m, dbsync__ctable *t,
 	/* A remote delete cannot take a row pending local rows refer to:
 	 * they would be orphans. */
 	if (resolution == DBSYNC_RESOLUTION_TAKE_REMOTE && op->op == 'd' &&
-	    dbsync__keyset_state(m->referenced, t->tid, &op->pk))
+	    referenced(m, t->tid, &op->pk))
 		resolution = DBSYNC_RESOLUTION_KEEP_LOCAL;
 	rc = report(m, t, op->op, &op->pk, kind, resolution);
 	if (!rc && resolution == DBSYNC_RESOLUTION_TAKE_REMOTE) {
@@ -592,7 +551,12 @@ static int direct(struct merge *m, dbsync__ctable *t,
 			rc = op->op == 'd' ? delete_row(m, t, &op->pk)
 					   : put_remote(m, t, op->op, remote, f);
 	} else if (!rc && resolution == DBSYNC_RESOLUTION_MERGED) {
-		rc = put_remote(m, t, op->op, merged, f);
+		/* A pending row with new values: what it refers to is read
+		 * again at the page's end. */
+		if (dbsync__pending_touch(m->pending, t->tid, &op->pk))
+			rc = nomem(m);
+		if (!rc)
+			rc = put_remote(m, t, op->op, merged, f);
 		/* Deleted here: the merged row is new local work. */
 		if (!rc && state == 'd')
 			rc = drop_local(m, t->tid, &op->pk);
@@ -618,17 +582,42 @@ static int same_as_local(struct merge *m, dbsync__ctable *t,
 	return found;
 }
 
+/* The largest INTEGER key of `t` in the page (0 if none), the page read
+ * once for every table. */
+static int64_t page_max(struct merge *m, const dbsync__ctable *t)
+{
+	size_t k;
+
+	if (!m->page_max) {
+		m->page_max = calloc(m->tables.n + 1, sizeof(*m->page_max));
+		if (!m->page_max)
+			return -1;
+		for (k = 0; k < m->page->nops; k++) {
+			const dbsync__msg_op *op = &m->page->ops[k];
+			dbsync__ctable *ot = dbsync__ctables_by_name(
+				&m->tables, m->page->tables[op->table].name);
+			int64_t *max = ot ? &m->page_max[ot - m->tables.t]
+					  : NULL;
+
+			if (max && op->pk.type == DBSYNC_TYPE_INTEGER &&
+			    op->pk.i > *max)
+				*max = op->pk.i;
+		}
+	}
+	return m->page_max[t - m->tables.t];
+}
+
 /* Insert/insert: move the local row to a fresh key, remembering where. */
 static int renumber(struct merge *m, dbsync__ctable *t, const dbsync__value *pk)
 {
 	struct moved *mv = realloc(m->moved, (m->nmoved + 1) * sizeof(*mv));
-	int64_t to = 0;
+	int64_t to = 0, in_page = page_max(m, t);
 	int rc;
 
-	if (!mv)
+	if (!mv || in_page < 0)
 		return nomem(m);
 	m->moved = mv;
-	rc = dbsync__client_renumber(m->c, &m->tables, t, pk, m->page, m->mark,
+	rc = dbsync__client_renumber(m->c, &m->tables, t, pk, in_page,
 				     m->pending, &to);
 	if (!rc) {
 		mv[m->nmoved].tid = t->tid;
@@ -659,7 +648,7 @@ static int merge_op(struct merge *m, dbsync__ctable *t,
 		    struct frame *f)
 {
 	const dbsync__value *remote = NULL;
-	char state = dbsync__keyset_state(m->pending, t->tid, &op->pk);
+	char state = local_state(m, t->tid, &op->pk);
 	int rc, is_delete = op->op == 'd';
 
 	if (!is_delete) {
@@ -721,8 +710,7 @@ static int merge_op(struct merge *m, dbsync__ctable *t,
 			 DBSYNC_RESOLUTION_TAKE_REMOTE, NULL, f);
 		return rc ? rc : drop_local(m, t->tid, &op->pk);
 	default:
-		if (is_delete &&
-		    dbsync__keyset_state(m->referenced, t->tid, &op->pk)) {
+		if (is_delete && referenced(m, t->tid, &op->pk)) {
 			/* Queued as an update: the server upserts it, and a
 			 * node that re-created it first is the same row, not
 			 * an insert/insert. */
@@ -775,59 +763,6 @@ static int apply_op(struct merge *m, size_t index)
 	return rc;
 }
 
-/* The parents that pending local rows refer to: a remote delete of one of
- * them is a dependency conflict. Read once per page, from the pending
- * rows only (never a whole table). */
-static int load_referenced(struct merge *m)
-{
-	size_t k, j;
-	int rc = 0;
-
-	m->referenced = dbsync__keyset_new();
-	if (!m->referenced)
-		return nomem(m);
-	for (k = 0; k < m->tables.n && !rc; k++) {
-		const dbsync__ctable *t = &m->tables.t[k];
-
-		for (j = 0; j < t->nrefs && !rc; j++) {
-			const dbsync__ctable *pt = &m->tables.t[t->refs[j].parent];
-			sqlite3_stmt *st;
-			dbsync__buf b;
-
-			dbsync__buf_init(&b);
-			dbsync__buf_append(&b, "SELECT DISTINCT u.");
-			dbsync__buf_ident(&b, t->columns[t->refs[j].column]);
-			dbsync__buf_append(&b, " FROM dbsync_log l JOIN main.");
-			dbsync__buf_ident(&b, t->name);
-			dbsync__buf_append(&b, " u ON u.");
-			dbsync__buf_ident(&b, t->columns[0]);
-			dbsync__buf_append(&b, " = l.pk WHERE l.tid = ?1 AND"
-					       " l.seq <= ?2 AND (l.version IS"
-					       " NULL OR l.version < 0)");
-			rc = b.failed ? nomem(m)
-				      : dbsync__sql_prepare(m->c->db, b.data, &st,
-							    &m->c->err,
-							    "cannot merge the "
-							    "pull");
-			dbsync__buf_free(&b);
-			if (rc)
-				break;
-			sqlite3_bind_int64(st, 1, t->tid);
-			sqlite3_bind_int64(st, 2, m->mark);
-			while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-				dbsync__value v;
-				dbsync__sql_column_value(st, 0, &v);
-				if (v.type != DBSYNC_TYPE_NULL &&
-				    dbsync__keyset_add(m->referenced, pt->tid,
-						       &v))
-					rc = nomem(m);
-			}
-			sqlite3_finalize(st);
-		}
-	}
-	return rc;
-}
-
 /*
  * A parent kept against a remote delete keeps its own parents: when the
  * page also deletes them (a subtree of a tree, a grandparent), they are
@@ -841,7 +776,7 @@ static int extend_referenced(struct merge *m)
 	int grew = 1, rounds;
 	size_t k, j;
 
-	if (!f)
+	if (!f || !(m->kept_parents = dbsync__keyset_new()))
 		return nomem(m);
 	for (rounds = 0; grew && rounds < 64; rounds++) {
 		grew = 0;
@@ -852,8 +787,7 @@ static int extend_referenced(struct merge *m)
 			int found;
 
 			if (op->op != 'd' || !t || !t->nrefs ||
-			    !dbsync__keyset_state(m->referenced, t->tid,
-						  &op->pk))
+			    !referenced(m, t->tid, &op->pk))
 				continue;
 			found = read_local(m, t, &op->pk, f);
 			for (j = 0; found > 0 && j < t->nrefs; j++) {
@@ -862,9 +796,9 @@ static int extend_referenced(struct merge *m)
 				int64_t ptid = m->tables.t[t->refs[j].parent].tid;
 
 				if (v->type == DBSYNC_TYPE_NULL ||
-				    dbsync__keyset_state(m->referenced, ptid, v))
+				    referenced(m, ptid, v))
 					continue;
-				if (dbsync__keyset_add(m->referenced, ptid, v))
+				if (dbsync__keyset_add(m->kept_parents, ptid, v))
 					found = nomem(m);
 				grew = 1;
 			}
@@ -876,7 +810,8 @@ static int extend_referenced(struct merge *m)
 	return 0;
 }
 
-/* After the suppressed part: log the requeued operations. */
+/* After the suppressed part: log the requeued operations, pending work
+ * the next pages know of too. */
 static int log_requeued(struct merge *m)
 {
 	sqlite3_stmt *st;
@@ -898,6 +833,11 @@ static int log_requeued(struct merge *m)
 			rc = dbsync__error_sqlite(&m->c->err, m->c->db,
 						  sqlite3_reset(st),
 						  "cannot merge the pull");
+		else if (dbsync__pending_logged(
+				 m->pending, m->requeue[k].tid,
+				 &m->requeue[k].pk, m->requeue[k].op,
+				 sqlite3_last_insert_rowid(m->c->db)))
+			rc = nomem(m);
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
@@ -922,14 +862,13 @@ static void merge_free(struct merge *m)
 		dbsync__unique_free(&m->uniques[k]);
 	free(m->uniques);
 	dbsync_oplist_free(m->collisions);
-	dbsync__keyset_free(m->pending);
-	dbsync__keyset_free(m->referenced);
-	dbsync__keyset_free(m->dropped);
+	dbsync__keyset_free(m->kept_parents);
+	free(m->page_max);
 	dbsync__ctables_free(&m->tables);
 }
 
 int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *p,
-		       dbsync_oplist **collisions)
+		       dbsync__pending *pending, dbsync_oplist **collisions)
 {
 	struct merge m;
 	size_t k;
@@ -939,17 +878,19 @@ int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *p,
 	memset(&m, 0, sizeof(m));
 	m.c = c;
 	m.page = p;
+	m.pending = pending;
 	m.width = 1;
-	rc = dbsync__capture_suppress_begin(c->db, &m.mark, &c->err);
+	/* Before the page writes anything (the mark included). */
+	rc = dbsync__pending_begin(pending, c->db, &c->err);
+	if (!rc)
+		rc = dbsync__capture_suppress_begin(c->db, &m.mark, &c->err);
 	if (!rc)
 		rc = dbsync__ctables_load(c->db, &m.tables, &c->err);
 	if (!rc)
-		rc = dbsync__oplog_pending_keys(c->db, &m.pending, &c->err);
+		rc = dbsync__pending_load(pending, c->db, &m.tables, &c->err);
 	for (k = 0; k < m.tables.n; k++)
 		if (m.tables.t[k].ncolumns > m.width)
 			m.width = m.tables.t[k].ncolumns;
-	if (!rc)
-		rc = load_referenced(&m);
 	if (!rc)
 		rc = extend_referenced(&m);
 	if (!rc && !(m.status = calloc(p->nops ? p->nops : 1, 1)))
@@ -968,11 +909,14 @@ int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *p,
 		m.collisions = NULL;
 	}
 	if (!rc)
-		rc = delete_dropped(&m);
+		rc = dbsync__pending_delete_dropped(pending, c->db, &c->err);
 	if (!rc)
 		rc = dbsync__capture_suppress_end(c->db, m.mark, &c->err);
 	if (!rc)
 		rc = log_requeued(&m);
+	if (!rc)
+		rc = dbsync__pending_refresh(pending, c->db, &m.tables,
+					     &c->err);
 	merge_free(&m);
 	return rc;
 }

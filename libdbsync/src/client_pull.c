@@ -4,7 +4,9 @@
  *
  * Each page is merged (client_merge.c) and, in the same transaction, the
  * pull's progress (target version and cursor) is saved: after a crash the
- * next pull resumes after the last page applied.
+ * next pull resumes after the last page applied. What the merge knows of
+ * the pending local work is kept from one page to the next
+ * (client_pending.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +79,7 @@ static int recognize_own_push(dbsync_client *c, const dbsync__pull_resp *p)
 
 /* One page, one transaction: rows, then the progress that covers them. */
 static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
-		      int first_page)
+		      int first_page, dbsync__pending *pending)
 {
 	size_t reported = c->conflicts ? dbsync_oplist_count(c->conflicts) : 0;
 	dbsync_oplist *collisions = NULL;
@@ -92,7 +94,7 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 		rc = dbsync__sql_exec(c->db, "PRAGMA defer_foreign_keys = ON",
 				      &c->err, "cannot apply the pull");
 	if (!rc)
-		rc = dbsync__merge_page(c, p, &collisions);
+		rc = dbsync__merge_page(c, p, pending, &collisions);
 	if (!rc && p->cursor) {
 		rc = dbsync__meta_set_int(c->db, DBSYNC__META_PULL_TARGET,
 					  p->target_version, &c->err);
@@ -111,10 +113,14 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 			rc = dbsync__meta_delete(c->db, DBSYNC__META_PULL_CURSOR,
 						 &c->err);
 	}
+	/* The last write before the commit: the next page compares. */
+	if (!rc)
+		rc = dbsync__pending_seal(pending, c->db, &c->err);
 	if (!rc)
 		rc = dbsync__sql_commit(c->db, &c->err);
 	if (rc) {
 		dbsync__sql_rollback(c->db);
+		dbsync__pending_abandon(pending);
 		/* Nothing of the page happened: neither did its conflicts. */
 		if (c->conflicts)
 			dbsync__oplist_truncate(c->conflicts, reported);
@@ -129,7 +135,7 @@ static int apply_page(dbsync_client *c, const dbsync__pull_resp *p,
 	return rc;
 }
 
-int dbsync__client_do_pull(dbsync_client *c)
+static int pull_pages(dbsync_client *c, dbsync__pending *pending)
 {
 	uint64_t done = 0;
 	int rc, first_page, more = 1;
@@ -152,7 +158,7 @@ int dbsync__client_do_pull(dbsync_client *c)
 							  &c->err);
 		dbsync__http_response_clear(&resp);
 		if (!rc)
-			rc = apply_page(c, &p, first_page);
+			rc = apply_page(c, &p, first_page, pending);
 		more = !rc && p.cursor != NULL;
 		done += p.nops;
 		dbsync__pull_resp_clear(&p);
@@ -165,4 +171,15 @@ int dbsync__client_do_pull(dbsync_client *c)
 						 "callback");
 	}
 	return 0;
+}
+
+int dbsync__client_do_pull(dbsync_client *c)
+{
+	dbsync__pending *pending = dbsync__pending_new();
+	int rc = pending ? pull_pages(c, pending)
+			 : dbsync__error_set(&c->err, DBSYNC_NOMEM,
+					     "out of memory");
+
+	dbsync__pending_free(pending);
+	return rc;
 }

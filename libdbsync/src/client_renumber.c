@@ -7,189 +7,152 @@
  * referred to it by foreign key follow, and its pending log entries move
  * with it, so the next push inserts it under its new key. TEXT/BLOB keys
  * are identities and are never renumbered (a direct conflict instead).
+ *
+ * Apps that insert offline on two devices with SQLite's default keys
+ * collide on every row, so a conflict must not cost a pass over the
+ * pending log: the free key, the row's entries and the pending rows that
+ * refer to it all come from what the merge holds (client_pending.c), and
+ * every statement here works on one row by its key or seq, prepared once
+ * per pull.
  */
-#include <inttypes.h>
 #include <string.h>
 
 #include "client.h"
 #include "client_renumber.h"
 #include "sqlutil.h"
 
-static int run(dbsync_client *c, dbsync__buf *b, int64_t bind1, int64_t bind2)
-{
-	sqlite3_stmt *st;
-	int rc;
+static const char context[] = "cannot renumber a row";
 
-	if (b->failed)
-		return dbsync__error_set(&c->err, DBSYNC_NOMEM, "out of memory");
-	rc = dbsync__sql_prepare(c->db, b->data, &st, &c->err,
-				 "cannot renumber a row");
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, bind1);
-	sqlite3_bind_int64(st, 2, bind2);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return dbsync__error_sqlite(&c->err, c->db, rc,
-					    "cannot renumber a row");
+struct renumbering {
+	dbsync_client *c;
+	dbsync__pending *pending;
+	const dbsync__ctables *tables;
+	int64_t from, to;
+};
+
+/* Step a statement whose bindings are set; 0 or the error. */
+static int run(struct renumbering *r, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return dbsync__error_sqlite(&r->c->err, r->c->db, rc, context);
 	return 0;
 }
 
-/* The largest integer key of `t` here: in the table and in its log. */
-static int local_max(dbsync_client *c, const dbsync__ctable *t, int64_t *max)
-{
-	sqlite3_stmt *st;
-	dbsync__buf b;
-	int rc;
-
-	dbsync__buf_init(&b);
-	dbsync__buf_append(&b, "SELECT max(coalesce((SELECT max(");
-	dbsync__buf_ident(&b, t->columns[0]);
-	dbsync__buf_append(&b, ") FROM main.");
-	dbsync__buf_ident(&b, t->name);
-	dbsync__buf_printf(&b, "), 0), coalesce((SELECT max(pk) FROM dbsync_log"
-			       " WHERE tid = %" PRId64 " AND typeof(pk) ="
-			       " 'integer'), 0))",
-			   t->tid);
-	rc = b.failed ? dbsync__error_set(&c->err, DBSYNC_NOMEM,
-					  "out of memory")
-		      : dbsync__sql_prepare(c->db, b.data, &st, &c->err,
-					    "cannot renumber a row");
-	dbsync__buf_free(&b);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(st);
-	*max = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return dbsync__error_sqlite(&c->err, c->db, rc,
-					    "cannot renumber a row");
-	return 0;
-}
-
-/* The largest integer key of the table in the page being merged. */
-static int64_t page_max(const dbsync__pull_resp *p, const char *table)
-{
-	int64_t max = 0;
-	size_t k;
-
-	for (k = 0; k < p->nops; k++)
-		if (p->ops[k].pk.type == DBSYNC_TYPE_INTEGER &&
-		    p->ops[k].pk.i > max &&
-		    sqlite3_stricmp(p->tables[p->ops[k].table].name, table) ==
-			    0)
-			max = p->ops[k].pk.i;
-	return max;
-}
-
-/* Local rows of `child` whose column `col` refers to old: they follow.
- * Only rows with pending operations of their own can refer to a row that
- * exists only here. */
-static int move_children(dbsync_client *c, const dbsync__ctable *child,
-			 const char *col, int64_t old_key, int64_t new_key,
-			 int64_t mark)
+/* `UPDATE main.<table> SET <column> = ?2 WHERE <key> = ?1`, and with
+ * `guarded` `AND <column> IN (?3, ?2)`. */
+static int update_stmt(struct renumbering *r, const dbsync__ctable *t,
+		       const char *column, int guarded, sqlite3_stmt **st)
 {
 	dbsync__buf b;
 	int rc;
 
 	dbsync__buf_init(&b);
 	dbsync__buf_append(&b, "UPDATE main.");
-	dbsync__buf_ident(&b, child->name);
-	dbsync__buf_append(&b, " SET ");
-	dbsync__buf_ident(&b, col);
-	dbsync__buf_append(&b, " = ?2 WHERE ");
-	dbsync__buf_ident(&b, col);
-	dbsync__buf_append(&b, " = ?1 AND ");
-	dbsync__buf_ident(&b, child->columns[0]);
-	dbsync__buf_printf(&b, " IN (SELECT pk FROM dbsync_log WHERE tid = %"
-			       PRId64 " AND seq <= %" PRId64 " AND (version"
-			       " IS NULL OR version < 0))",
-			   child->tid, mark);
-	rc = run(c, &b, old_key, new_key);
-	dbsync__buf_free(&b);
-	return rc;
-}
-
-/* Every tracked table's single-column foreign keys to `t`'s key. */
-static int follow_references(dbsync_client *c, dbsync__ctables *tables,
-			     const dbsync__ctable *t, int64_t old_key,
-			     int64_t new_key, int64_t mark)
-{
-	size_t k;
-	int rc = 0;
-
-	for (k = 0; k < tables->n && !rc; k++) {
-		const dbsync__ctable *child = &tables->t[k];
-		sqlite3_stmt *st;
-
-		rc = dbsync__sql_prepare(
-			c->db,
-			"SELECT f.\"from\" FROM pragma_foreign_key_list(?1) f"
-			" WHERE f.\"table\" = ?2 COLLATE NOCASE"
-			" AND (f.\"to\" IS NULL OR f.\"to\" = ?3 COLLATE NOCASE)"
-			" AND (SELECT count(*) FROM pragma_foreign_key_list(?1) g"
-			"      WHERE g.id = f.id) = 1",
-			&st, &c->err, "cannot read the foreign keys");
-		if (rc)
-			break;
-		sqlite3_bind_text(st, 1, child->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, t->columns[0], -1, SQLITE_STATIC);
-		while (!rc && sqlite3_step(st) == SQLITE_ROW)
-			rc = move_children(
-				c, child, (const char *)sqlite3_column_text(st, 0),
-				old_key, new_key, mark);
-		sqlite3_finalize(st);
-	}
-	return rc;
-}
-
-int dbsync__client_renumber(dbsync_client *c, dbsync__ctables *tables,
-			    const dbsync__ctable *t, const dbsync__value *pk,
-			    const dbsync__pull_resp *page, int64_t mark,
-			    dbsync__keyset *pending, int64_t *new_key)
-{
-	dbsync__value moved = {DBSYNC_TYPE_INTEGER, 0, 0, NULL, 0};
-	int64_t max = 0, in_page;
-	dbsync__buf b;
-	int rc = local_max(c, t, &max);
-
-	if (rc)
-		return rc;
-	in_page = page_max(page, t->name);
-	if (in_page > max)
-		max = in_page;
-	if (max == INT64_MAX)
-		return dbsync__error_set(&c->err, DBSYNC_CONFLICT,
-					 "no free key left in \"%s\"", t->name);
-	moved.i = max + 1;
-
-	/* The row itself (its rekey is logged above the mark: suppressed). */
-	dbsync__buf_init(&b);
-	dbsync__buf_append(&b, "UPDATE main.");
 	dbsync__buf_ident(&b, t->name);
 	dbsync__buf_append(&b, " SET ");
-	dbsync__buf_ident(&b, t->columns[0]);
+	dbsync__buf_ident(&b, column);
 	dbsync__buf_append(&b, " = ?2 WHERE ");
 	dbsync__buf_ident(&b, t->columns[0]);
 	dbsync__buf_append(&b, " = ?1");
-	rc = run(c, &b, pk->i, moved.i);
-	dbsync__buf_free(&b);
-	if (!rc)
-		rc = follow_references(c, tables, t, pk->i, moved.i, mark);
-	/* Its pending entries: the push inserts it under the new key. */
-	if (!rc) {
-		dbsync__buf_init(&b);
-		dbsync__buf_printf(&b, "UPDATE dbsync_log SET pk = ?2 WHERE"
-				       " tid = %" PRId64 " AND pk = ?1 AND seq <="
-				       " %" PRId64 " AND version IS NULL",
-				   t->tid, mark);
-		rc = run(c, &b, pk->i, moved.i);
-		dbsync__buf_free(&b);
+	if (guarded) {
+		dbsync__buf_append(&b, " AND ");
+		dbsync__buf_ident(&b, column);
+		dbsync__buf_append(&b, " IN (?3, ?2)");
 	}
-	if (!rc && dbsync__keyset_move(pending, t->tid, pk, &moved))
+	rc = b.failed ? dbsync__error_set(&r->c->err, DBSYNC_NOMEM,
+					  "out of memory")
+		      : dbsync__pending_stmt(r->pending, r->c->db, b.data, st,
+					     &r->c->err);
+	dbsync__buf_free(&b);
+	return rc;
+}
+
+/* The row itself (its rekey is logged above the mark: suppressed). */
+static int move_row(struct renumbering *r, const dbsync__ctable *t)
+{
+	sqlite3_stmt *st;
+	int rc = update_stmt(r, t, t->columns[0], 0, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->from);
+	sqlite3_bind_int64(st, 2, r->to);
+	return run(r, st);
+}
+
+/* One of its pending log entries: the push inserts it under the new key. */
+static int move_entry(void *payload, int64_t seq)
+{
+	struct renumbering *r = payload;
+	sqlite3_stmt *st;
+	int rc = dbsync__pending_stmt(r->pending, r->c->db,
+				      "UPDATE dbsync_log SET pk = ?2"
+				      " WHERE seq = ?1",
+				      &st, &r->c->err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, r->to);
+	return run(r, st);
+}
+
+/* A pending row referring to it follows: 1 if it did. It may hold the new
+ * key already (a row that referred to itself, or a cascade). */
+static int move_child(void *payload, int64_t ctid, size_t column,
+		      const dbsync__value *cpk)
+{
+	struct renumbering *r = payload;
+	const dbsync__ctable *child = NULL;
+	sqlite3_stmt *st;
+	size_t k;
+	int rc;
+
+	for (k = 0; k < r->tables->n && !child; k++)
+		if (r->tables->t[k].tid == ctid)
+			child = &r->tables->t[k];
+	if (!child)
+		return 0;
+	rc = update_stmt(r, child, child->columns[column], 1, &st);
+	if (rc)
+		return rc;
+	dbsync__sql_bind_value(st, 1, cpk);
+	sqlite3_bind_int64(st, 2, r->to);
+	sqlite3_bind_int64(st, 3, r->from);
+	rc = run(r, st);
+	sqlite3_clear_bindings(st);
+	if (rc)
+		return rc;
+	return sqlite3_changes(r->c->db) > 0;
+}
+
+int dbsync__client_renumber(dbsync_client *c, const dbsync__ctables *tables,
+			    const dbsync__ctable *t, const dbsync__value *pk,
+			    int64_t page_max, dbsync__pending *pending,
+			    int64_t *new_key)
+{
+	struct renumbering r = {c, pending, tables, pk->i, 0};
+	int rc = dbsync__pending_next_key(pending, c->db, t, page_max, &r.to,
+					  &c->err);
+
+	if (!rc)
+		rc = move_row(&r, t);
+	if (!rc)
+		rc = dbsync__pending_each_seq(pending, t->tid, pk, move_entry,
+					      &r);
+	/* Its state and the references it makes (a tree row refers to
+	 * others of its table) first: then a row referring to itself is
+	 * found under its new key below. */
+	if (!rc && dbsync__pending_move(pending, t->tid, pk, r.to))
 		rc = dbsync__error_set(&c->err, DBSYNC_NOMEM, "out of memory");
-	*new_key = moved.i;
+	if (!rc)
+		rc = dbsync__pending_move_children(pending, t->tid, pk, r.to,
+						   move_child, &r);
+	if (rc == DBSYNC_NOMEM)
+		rc = dbsync__error_set(&c->err, DBSYNC_NOMEM, "out of memory");
+	*new_key = r.to;
 	return rc;
 }

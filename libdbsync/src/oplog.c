@@ -19,6 +19,9 @@ struct row {
 	size_t off, len; /* key bytes in the compressor's arena */
 	char state;	 /* 'i', 'u', 'd', or '-' when nothing survives */
 	int64_t pos;	 /* the survivor's seq */
+	uint32_t seqs;	 /* keysets: its unpushed entries (index + 1 into
+			    the seq chain, 0: none) */
+	uint32_t link;	 /* keysets: the caller's (dbsync__keyset_link) */
 };
 
 struct compressor {
@@ -30,6 +33,15 @@ struct compressor {
 	size_t narena, arena_cap;
 	size_t nentries; /* log entries read */
 	int64_t last_seq; /* seq of the last entry read */
+	/* Keysets only: the seqs of each row's unpushed entries, chained
+	 * per row (seq_next: index + 1, 0 ends a chain), so that the merge
+	 * can update or delete a row's entries by seq: the log has no index
+	 * on its rows. Entries of a push in flight are only counted. */
+	int with_seqs;
+	int64_t *seq;
+	uint32_t *seq_next;
+	size_t nseq, seq_cap;
+	size_t in_flight;
 };
 
 static uint64_t mix(uint64_t h)
@@ -216,17 +228,46 @@ static void compressor_free(struct compressor *c)
 	free(c->rows);
 	free(c->slots);
 	free(c->arena);
+	free(c->seq);
+	free(c->seq_next);
 	memset(c, 0, sizeof(*c));
 }
 
-/* Fold the entries (seq, tid, pk, op) that `st` yields in seq order; the
- * caller holds a transaction. `st` is finalized. */
-static int fold_entries(sqlite3 *db, sqlite3_stmt *st, struct compressor *c,
-			dbsync__error *err)
+/* Chain `seq` to the row's unpushed entries. */
+static int add_seq(struct compressor *c, struct row *r, int64_t seq)
+{
+	if (c->nseq >= UINT32_MAX - 1)
+		return DBSYNC_NOMEM;
+	if (c->nseq == c->seq_cap) {
+		size_t cap = c->seq_cap ? c->seq_cap * 2 : 256;
+		int64_t *seqs = realloc(c->seq, cap * sizeof(*seqs));
+		uint32_t *next;
+
+		if (!seqs)
+			return DBSYNC_NOMEM;
+		c->seq = seqs;
+		next = realloc(c->seq_next, cap * sizeof(*next));
+		if (!next)
+			return DBSYNC_NOMEM;
+		c->seq_next = next;
+		c->seq_cap = cap;
+	}
+	c->seq[c->nseq] = seq;
+	c->seq_next[c->nseq] = r->seqs;
+	r->seqs = (uint32_t)++c->nseq;
+	return 0;
+}
+
+/* Fold the entries (seq, tid, pk, op, and `with_seqs` version) that `st`
+ * yields in seq order; the caller holds a transaction. `st` is
+ * finalized. */
+static int fold_entries(sqlite3 *db, sqlite3_stmt *st, int with_seqs,
+			struct compressor *c, dbsync__error *err)
 {
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	c->with_seqs = with_seqs;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *op = sqlite3_column_text(st, 3);
 		dbsync__value key;
@@ -241,6 +282,13 @@ static int fold_entries(sqlite3 *db, sqlite3_stmt *st, struct compressor *c,
 			break;
 		}
 		fold(r, (char)op[0], sqlite3_column_int64(st, 0));
+		if (c->with_seqs && sqlite3_column_type(st, 4) != SQLITE_NULL) {
+			c->in_flight++;
+		} else if (c->with_seqs &&
+			   add_seq(c, r, sqlite3_column_int64(st, 0))) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 		c->nentries++;
 		c->last_seq = sqlite3_column_int64(st, 0);
 	}
@@ -262,21 +310,22 @@ static int fold_entries(sqlite3 *db, sqlite3_stmt *st, struct compressor *c,
 #define NOT_IN_FLIGHT "version IS NULL"
 #define IN_FLIGHT "version < 0"
 
-static int compress_log(sqlite3 *db, const char *which, struct compressor *c,
-			dbsync__error *err)
+static int compress_log(sqlite3 *db, const char *which, int with_seqs,
+			struct compressor *c, dbsync__error *err)
 {
 	sqlite3_stmt *st;
 	char sql[160];
 	int rc;
 
 	snprintf(sql, sizeof(sql),
-		 "SELECT seq, tid, pk, op FROM dbsync_log WHERE %s ORDER BY seq",
-		 which);
+		 "SELECT seq, tid, pk, op%s FROM dbsync_log WHERE %s"
+		 " ORDER BY seq",
+		 with_seqs ? ", version" : "", which);
 	rc = dbsync__sql_prepare(db, sql, &st, err,
 				 "cannot read the operations log");
 	if (rc)
 		return rc;
-	return fold_entries(db, st, c, err);
+	return fold_entries(db, st, with_seqs, c, err);
 }
 
 /* A survivor in push order: its position and its row. */
@@ -410,7 +459,7 @@ int dbsync__oplog_pending(sqlite3 *db, dbsync_oplist **out,
 	if (!rc)
 		rc = read_tables(db, list, &m, err);
 	if (!rc)
-		rc = compress_log(db, PENDING, &c, err);
+		rc = compress_log(db, PENDING, 0, &c, err);
 	dbsync__sql_rollback(db);
 	if (!rc) {
 		rc = build_list(&c, &m, list, err);
@@ -499,7 +548,7 @@ int dbsync__oplog_compact(sqlite3 *db, dbsync__error *err)
 	rc = dbsync__sql_begin_write(db, err);
 	if (rc)
 		return rc;
-	rc = compress_log(db, NOT_IN_FLIGHT, &c, err);
+	rc = compress_log(db, NOT_IN_FLIGHT, 0, &c, err);
 	if (!rc) {
 		/* Every row keeps one entry (vanished ones as tombstones). */
 		if (c.nrows < c.nentries)
@@ -540,7 +589,7 @@ int dbsync__oplog_fold_range(sqlite3 *db, int64_t after_seq, int64_t last_seq,
 	sqlite3_bind_int64(st, 1, after_seq);
 	sqlite3_bind_int64(st, 2, last_seq);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)(max ? max : 1));
-	rc = fold_entries(db, st, &c, err);
+	rc = fold_entries(db, st, 0, &c, err);
 	if (rc)
 		return rc;
 	/* A row inserted and deleted within the range still goes out, as a
@@ -582,7 +631,7 @@ int dbsync__oplog_fold_in_flight(sqlite3 *db,
 	struct compressor c;
 	struct survivor *order;
 	size_t n, k;
-	int rc = compress_log(db, IN_FLIGHT, &c, err);
+	int rc = compress_log(db, IN_FLIGHT, 0, &c, err);
 
 	if (rc)
 		return rc;
@@ -615,7 +664,7 @@ int dbsync__oplog_pending_keys(sqlite3 *db, dbsync__keyset **out,
 	*out = NULL;
 	if (!set)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-	rc = compress_log(db, PENDING, &set->c, err);
+	rc = compress_log(db, PENDING, 1, &set->c, err);
 	if (rc) {
 		free(set);
 		return rc;
@@ -653,17 +702,114 @@ int dbsync__keyset_move(dbsync__keyset *set, int64_t tid,
 			const dbsync__value *from, const dbsync__value *to)
 {
 	struct row *r = row_for(&set->c, tid, from, 0);
-	char state = r ? r->state : 0;
+	struct row moved;
 
-	if (r)
-		r->state = 0;
-	if (!state)
+	if (!r || (!r->state && !r->seqs && !r->link))
 		return 0;
+	moved = *r;
+	r->state = 0;
+	r->seqs = 0;
+	r->link = 0;
+	/* May move the rows: `r` is not used again. */
 	r = row_for(&set->c, tid, to, 1);
 	if (!r)
 		return DBSYNC_NOMEM;
-	r->state = state;
+	r->state = moved.state;
+	r->seqs = moved.seqs;
+	r->link = moved.link;
 	return 0;
+}
+
+int dbsync__keyset_in_flight(const dbsync__keyset *set)
+{
+	return set->c.in_flight != 0;
+}
+
+int dbsync__keyset_each_seq(dbsync__keyset *set, int64_t tid,
+			    const dbsync__value *pk,
+			    int (*fn)(void *payload, int64_t seq),
+			    void *payload)
+{
+	const struct row *r = row_for(&set->c, tid, pk, 0);
+	uint32_t k;
+	int rc = 0;
+
+	for (k = r ? r->seqs : 0; k && !rc; k = set->c.seq_next[k - 1])
+		rc = fn(payload, set->c.seq[k - 1]);
+	return rc;
+}
+
+void dbsync__keyset_clear_seqs(dbsync__keyset *set, int64_t tid,
+			       const dbsync__value *pk)
+{
+	struct row *r = row_for(&set->c, tid, pk, 0);
+
+	if (r)
+		r->seqs = 0;
+}
+
+int dbsync__keyset_log(dbsync__keyset *set, int64_t tid,
+		       const dbsync__value *pk, char op, int64_t seq)
+{
+	struct row *r = row_for(&set->c, tid, pk, 1);
+
+	if (!r)
+		return DBSYNC_NOMEM;
+	fold(r, op, seq);
+	return add_seq(&set->c, r, seq);
+}
+
+uint32_t dbsync__keyset_link(dbsync__keyset *set, int64_t tid,
+			     const dbsync__value *pk)
+{
+	const struct row *r = row_for(&set->c, tid, pk, 0);
+
+	return r ? r->link : 0;
+}
+
+int dbsync__keyset_set_link(dbsync__keyset *set, int64_t tid,
+			    const dbsync__value *pk, uint32_t link)
+{
+	struct row *r = row_for(&set->c, tid, pk, link != 0);
+
+	if (r)
+		r->link = link;
+	return r || !link ? 0 : DBSYNC_NOMEM;
+}
+
+int64_t dbsync__keyset_max_integer(const dbsync__keyset *set, int64_t tid)
+{
+	int64_t max = 0;
+	size_t k;
+
+	for (k = 0; k < set->c.nrows; k++) {
+		const struct row *r = &set->c.rows[k];
+
+		if (r->tid == tid && r->type == DBSYNC_TYPE_INTEGER &&
+		    r->i > max)
+			max = r->i;
+	}
+	return max;
+}
+
+int dbsync__keyset_each(dbsync__keyset *set,
+			int (*fn)(void *payload, int64_t tid,
+				  const dbsync__value *pk, char state),
+			void *payload)
+{
+	size_t k;
+	int rc = 0;
+
+	for (k = 0; k < set->c.nrows && !rc; k++) {
+		const struct row *r = &set->c.rows[k];
+		dbsync__value pk = {(dbsync_type)r->type, r->i, r->f,
+				    (const char *)set->c.arena + r->off,
+				    r->len};
+
+		if (r->state)
+			rc = fn(payload, r->tid, &pk, r->state);
+	}
+	return rc;
 }
 
 void dbsync__keyset_forget(dbsync__keyset *set, int64_t tid,

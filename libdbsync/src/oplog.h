@@ -54,7 +54,10 @@ int dbsync__oplog_fold_in_flight(sqlite3 *db,
 				 void *payload, dbsync__error *err);
 
 /* The set of (table, key) with pending entries (in flight included),
- * for a pull to tell which remote changes meet local ones. */
+ * for a pull to tell which remote changes meet local ones. It also holds
+ * the seqs of each row's unpushed entries (in flight excluded): the log
+ * has no index on its rows, so the merge updates and deletes a row's
+ * entries by seq instead of scanning the log for them. */
 typedef struct dbsync__keyset dbsync__keyset;
 int dbsync__oplog_pending_keys(sqlite3 *db, dbsync__keyset **out,
 			       dbsync__error *err);
@@ -67,12 +70,44 @@ dbsync__keyset *dbsync__keyset_new(void);
 int dbsync__keyset_add(dbsync__keyset *set, int64_t tid,
 		       const dbsync__value *pk);
 
-/* The merge changed a row's pending state: it moved to a new key (0 or
- * DBSYNC_NOMEM), or nothing is pending for it any more. */
+/* The merge changed a row's pending state: it moved to a new key, with
+ * its seqs and link (0 or DBSYNC_NOMEM), or nothing is pending for it any
+ * more (its seqs and link stay until cleared). */
 int dbsync__keyset_move(dbsync__keyset *set, int64_t tid,
 			const dbsync__value *from, const dbsync__value *to);
 void dbsync__keyset_forget(dbsync__keyset *set, int64_t tid,
 			   const dbsync__value *pk);
 void dbsync__keyset_free(dbsync__keyset *set);
+
+/* 1 if some entry read is in a push in flight (not among the seqs). */
+int dbsync__keyset_in_flight(const dbsync__keyset *set);
+/* Hand each seq of the row's unpushed entries to `fn`, in no particular
+ * order, until it returns non-zero (returned). */
+int dbsync__keyset_each_seq(dbsync__keyset *set, int64_t tid,
+			    const dbsync__value *pk,
+			    int (*fn)(void *payload, int64_t seq),
+			    void *payload);
+/* The row's entries left the log. */
+void dbsync__keyset_clear_seqs(dbsync__keyset *set, int64_t tid,
+			       const dbsync__value *pk);
+/* An entry logged after the set was read: folded in (0 or
+ * DBSYNC_NOMEM). */
+int dbsync__keyset_log(dbsync__keyset *set, int64_t tid,
+		       const dbsync__value *pk, char op, int64_t seq);
+/* A number the caller keeps with a key (0 until set; setting one adds the
+ * key with no state). */
+uint32_t dbsync__keyset_link(dbsync__keyset *set, int64_t tid,
+			     const dbsync__value *pk);
+int dbsync__keyset_set_link(dbsync__keyset *set, int64_t tid,
+			    const dbsync__value *pk, uint32_t link);
+/* The largest INTEGER key of table `tid` the set ever held, 0 if none. */
+int64_t dbsync__keyset_max_integer(const dbsync__keyset *set, int64_t tid);
+/* Hand every key with a state to `fn` until it returns non-zero
+ * (returned). `pk` lives until the set changes: `fn` must not add keys
+ * to this set. */
+int dbsync__keyset_each(dbsync__keyset *set,
+			int (*fn)(void *payload, int64_t tid,
+				  const dbsync__value *pk, char state),
+			void *payload);
 
 #endif
