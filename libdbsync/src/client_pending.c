@@ -534,51 +534,58 @@ int dbsync__pending_seal(dbsync__pending *p, sqlite3 *db,
 
 /* ---- renumbering ------------------------------------------------------- */
 
-/* The largest INTEGER key in table `t` now (0 for none). */
-static int table_max(dbsync__pending *p, sqlite3 *db, const dbsync__ctable *t,
-		     int64_t *max, dbsync__error *err)
+/* One number from `SELECT max(key) FROM t`, only over numeric keys when
+ * `numeric_only`: *type is the storage class max() found. */
+static int read_max(dbsync__pending *p, sqlite3 *db, const dbsync__ctable *t,
+		    int numeric_only, int64_t *max, int *type,
+		    dbsync__error *err)
 {
 	sqlite3_stmt *st;
 	dbsync__buf b;
-	int rc, type, pass;
+	int rc;
 
-	/* max() uses the key's index; only keys that are not numbers (an
-	 * INTEGER column holds what cannot convert) make a scan needed. */
-	for (pass = 0; pass < 2; pass++) {
-		dbsync__buf_init(&b);
-		dbsync__buf_append(&b, "SELECT max(");
+	dbsync__buf_init(&b);
+	dbsync__buf_append(&b, "SELECT max(");
+	dbsync__buf_ident(&b, t->columns[0]);
+	dbsync__buf_append(&b, ") FROM main.");
+	dbsync__buf_ident(&b, t->name);
+	if (numeric_only) {
+		dbsync__buf_append(&b, " WHERE typeof(");
 		dbsync__buf_ident(&b, t->columns[0]);
-		dbsync__buf_append(&b, ") FROM main.");
-		dbsync__buf_ident(&b, t->name);
-		if (pass)
-			dbsync__buf_append(&b, " WHERE typeof(");
-		if (pass)
-			dbsync__buf_ident(&b, t->columns[0]);
-		if (pass)
-			dbsync__buf_append(&b, ") IN ('integer', 'real')");
-		rc = b.failed ? nomem(err)
-			      : dbsync__pending_stmt(p, db, b.data, &st, err);
-		dbsync__buf_free(&b);
-		if (rc)
-			return rc;
-		rc = sqlite3_step(st);
-		type = sqlite3_column_type(st, 0);
-		if (type == SQLITE_FLOAT) {
-			double d = sqlite3_column_double(st, 0);
-			*max = d >= 9.2e18 ? INT64_MAX : d <= 0 ? 0 : (int64_t)d;
-		} else {
-			*max = sqlite3_column_int64(st, 0);
-		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW)
-			return dbsync__error_sqlite(err, db, rc,
-						    "cannot renumber a row");
-		if (type != SQLITE_TEXT && type != SQLITE_BLOB)
-			break;
+		dbsync__buf_append(&b, ") IN ('integer', 'real')");
 	}
+	rc = b.failed ? nomem(err)
+		      : dbsync__pending_stmt(p, db, b.data, &st, err);
+	dbsync__buf_free(&b);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	*type = sqlite3_column_type(st, 0);
+	if (*type == SQLITE_FLOAT) {
+		double d = sqlite3_column_double(st, 0);
+		*max = d >= 9.2e18 ? INT64_MAX : d <= 0 ? 0 : (int64_t)d;
+	} else {
+		*max = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return dbsync__error_sqlite(err, db, rc, "cannot renumber a row");
+	return 0;
+}
+
+/* The largest INTEGER key in table `t` now (0 for none). max() reads it
+ * off the key's index; only keys that are not numbers (an INTEGER
+ * column keeps what does not convert) sort above and need a scan. */
+static int table_max(dbsync__pending *p, sqlite3 *db, const dbsync__ctable *t,
+		     int64_t *max, dbsync__error *err)
+{
+	int type, rc = read_max(p, db, t, 0, max, &type, err);
+
+	if (!rc && (type == SQLITE_TEXT || type == SQLITE_BLOB))
+		rc = read_max(p, db, t, 1, max, &type, err);
 	if (*max < 0)
 		*max = 0;
-	return 0;
+	return rc;
 }
 
 int dbsync__pending_next_key(dbsync__pending *p, sqlite3 *db,
