@@ -410,6 +410,36 @@ TEST(writes_committed_between_two_pages_meet_the_next_pages)
 	ASSERT_EQ_STR(people(p.pa), "Cy@Bergen");
 }
 
+TEST(a_row_moved_aside_and_then_kept_gets_its_value_back)
+{
+	th_pair p = th_pair_setup();
+
+	th_exec_on(p.pa, "INSERT INTO node VALUES (1, NULL, 'x');"
+			 "INSERT INTO node VALUES (2, NULL, 'y')");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	/* a swaps the labels, then deletes node 2; b, offline, hangs a new
+	 * node on 2 and pulls a page at a time. The first page gives node 1
+	 * the label node 2 holds: node 2 moves aside, waiting for its page,
+	 * which deletes it; b keeps it for its child, and gives it its own
+	 * label back, which node 1 holds now: the application's to fix. */
+	th_exec_on(p.pa, "BEGIN; UPDATE node SET label = 'tmp' WHERE id = 1;"
+			 " UPDATE node SET label = 'x' WHERE id = 2;"
+			 " UPDATE node SET label = 'y' WHERE id = 1; COMMIT");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	th_exec_on(p.pa, "DELETE FROM node WHERE id = 2");
+	ASSERT_OK(dbsync_client_sync(p.a, 0));
+	th_exec_on(p.pb, "INSERT INTO node VALUES (3, 2, 'leaf')");
+	ASSERT_OK(dbsync_client_set_page_size(p.b, 1));
+	ASSERT_CODE(dbsync_client_sync(p.b, 0), DBSYNC_UNIQUE_CONFLICT);
+	ASSERT_EQ_STR(th_conflicts(p.b), "unique/none node:d:2(label)");
+	/* No made-up label ever leaves b: it renames its node. */
+	th_exec_on(p.pb, "UPDATE node SET label = 'y2' WHERE id = 2");
+	ASSERT_OK(dbsync_client_sync(p.b, 0));
+	th_pair_all_equal(&p, "SELECT id || ':' || label FROM node ORDER BY id",
+			  "1:y,2:y2,3:leaf");
+}
+
 TEST(conflict_report_arguments)
 {
 	th_pair p = th_pair_setup();
@@ -440,6 +470,7 @@ static const th_case cases[] = {
 	CASE(a_pulled_row_on_the_key_of_a_vanished_local_row_stays_an_update),
 	CASE(a_remote_delete_of_a_shared_integer_key_keeps_the_local_insert),
 	CASE(the_same_change_on_both_sides_is_no_conflict),
+	CASE(a_row_moved_aside_and_then_kept_gets_its_value_back),
 	CASE(a_row_renumbered_twice_in_one_pull_takes_its_children_both_times),
 	CASE(a_parent_kept_on_one_page_keeps_its_parent_deleted_on_a_later_one),
 	CASE(writes_committed_between_two_pages_meet_the_next_pages),

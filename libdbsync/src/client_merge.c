@@ -16,6 +16,7 @@
 #include "capture.h"
 #include "client_conflict.h"
 #include "client_merge.h"
+#include "client_moved.h"
 #include "client_pending.h"
 #include "client_renumber.h"
 #include "client_tables.h"
@@ -47,7 +48,7 @@ struct op_ref {
 };
 
 /* A local row this page moved to a fresh key (insert/insert). */
-struct moved {
+struct renumbered {
 	int64_t tid, from, to;
 };
 
@@ -81,8 +82,9 @@ struct merge {
 	dbsync_oplist *collisions; /* genuine unique collisions */
 	struct requeued *requeue;
 	size_t nrequeue;
-	struct moved *moved;
-	size_t nmoved;
+	struct renumbered *renumbered;
+	size_t nrenumbered;
+	int any_moved; /* dbsync_moved holds rows (client_moved.c) */
 };
 
 static int nomem(struct merge *m)
@@ -328,9 +330,9 @@ static int collide(struct merge *m, const dbsync__ctable *t, char remote_op,
 
 	/* The report outlives the rollback: name a row this page moved
 	 * by the key it has again after it. */
-	for (k = 0; holder->type == DBSYNC_TYPE_INTEGER && k < m->nmoved; k++)
-		if (m->moved[k].tid == t->tid && m->moved[k].to == holder->i)
-			named.i = m->moved[k].from;
+	for (k = 0; holder->type == DBSYNC_TYPE_INTEGER && k < m->nrenumbered; k++)
+		if (m->renumbered[k].tid == t->tid && m->renumbered[k].to == holder->i)
+			named.i = m->renumbered[k].from;
 	holder = &named;
 	if (!m->collisions && !(m->collisions = dbsync__oplist_new()))
 		return nomem(m);
@@ -381,9 +383,11 @@ static int unblock(struct merge *m, dbsync__ctable *t, char remote_op,
 	 * held: the pulled row has the value on the server now, so the
 	 * server moved the holder on in a version a later page brings (a
 	 * swap cut by a page boundary). */
-	if (!has && !local_state(m, t->tid, holder))
-		return dbsync__unique_move_aside(m->c->db, &shape, x, holder,
-						 &m->c->err);
+	if (!has && !local_state(m, t->tid, holder)) {
+		m->any_moved = 1;
+		return dbsync__moved_move_aside(m->c->db, &shape, t->tid, x,
+						holder, &m->c->err);
+	}
 	return collide(m, t, remote_op, holder, x);
 }
 
@@ -610,19 +614,20 @@ static int64_t page_max(struct merge *m, const dbsync__ctable *t)
 /* Insert/insert: move the local row to a fresh key, remembering where. */
 static int renumber(struct merge *m, dbsync__ctable *t, const dbsync__value *pk)
 {
-	struct moved *mv = realloc(m->moved, (m->nmoved + 1) * sizeof(*mv));
+	struct renumbered *mv =
+		realloc(m->renumbered, (m->nrenumbered + 1) * sizeof(*mv));
 	int64_t to = 0, in_page = page_max(m, t);
 	int rc;
 
 	if (!mv || in_page < 0)
 		return nomem(m);
-	m->moved = mv;
+	m->renumbered = mv;
 	rc = dbsync__client_renumber(m->c, &m->tables, t, pk, in_page,
 				     m->pending, &to);
 	if (!rc) {
-		mv[m->nmoved].tid = t->tid;
-		mv[m->nmoved].from = pk->i;
-		mv[m->nmoved++].to = to;
+		mv[m->nrenumbered].tid = t->tid;
+		mv[m->nrenumbered].from = pk->i;
+		mv[m->nrenumbered++].to = to;
 	}
 	return rc;
 }
@@ -724,6 +729,41 @@ static int merge_op(struct merge *m, dbsync__ctable *t,
 	}
 }
 
+/*
+ * merge_op for a row that an earlier page may have moved aside on a unique
+ * column (client_moved.c): the operation decides the row's values, and if
+ * the merge keeps the row with the made-up value, the value it held comes
+ * back (a collision when another row holds it now: the application
+ * renames its row).
+ */
+static int merge_with_moved(struct merge *m, dbsync__ctable *t,
+			    const dbsync__msg_table *mt,
+			    const dbsync__msg_op *op, struct frame *f)
+{
+	dbsync__table_shape shape = {t->name, t->columns, t->ncolumns, 0};
+	dbsync__moved *moved = NULL;
+	size_t n = 0, k;
+	int rc = 0;
+
+	if (m->any_moved)
+		rc = dbsync__moved_take(m->c->db, t->tid, &op->pk, &moved, &n,
+					&m->c->err);
+	if (!rc)
+		rc = merge_op(m, t, mt, op, f);
+	for (k = 0; !rc && k < n; k++) {
+		rc = dbsync__moved_restore(m->c->db, &shape, &op->pk,
+					   &moved[k], &m->c->err);
+		if (rc == 1) {
+			dbsync__unique_index one = {&moved[k].column, NULL, 1,
+						    NULL};
+			rc = collide(m, t, op->op, &op->pk, &one);
+			rc = rc > 0 ? 0 : rc; /* the page ends with it */
+		}
+	}
+	dbsync__moved_free(moved, n);
+	return rc;
+}
+
 /* The rows of depth `depth`, allocated when first used; NULL: no memory. */
 static struct frame *frame_at(struct merge *m, size_t depth)
 {
@@ -755,7 +795,7 @@ static int apply_op(struct merge *m, size_t index)
 			rc = nomem(m);
 		} else {
 			m->depth++;
-			rc = merge_op(m, t, mt, op, f);
+			rc = merge_with_moved(m, t, mt, op, f);
 			m->depth--;
 		}
 	}
@@ -851,7 +891,7 @@ static void merge_free(struct merge *m)
 	for (k = 0; k < m->nrequeue; k++)
 		dbsync__value_clear(&m->requeue[k].pk);
 	free(m->requeue);
-	free(m->moved);
+	free(m->renumbered);
 	for (k = 0; k <= MAX_DEPTH; k++) {
 		free(m->frames[k].remote);
 		free(m->frames[k].local);
@@ -893,6 +933,11 @@ int dbsync__merge_page(dbsync_client *c, const dbsync__pull_resp *p,
 			m.width = m.tables.t[k].ncolumns;
 	if (!rc)
 		rc = extend_referenced(&m);
+	if (!rc) {
+		rc = dbsync__moved_any(c->db, &c->err);
+		m.any_moved = rc > 0;
+		rc = rc < 0 ? rc : 0;
+	}
 	if (!rc && !(m.status = calloc(p->nops ? p->nops : 1, 1)))
 		rc = nomem(&m);
 	for (k = 0; !rc && k < p->nops; k++)

@@ -150,6 +150,10 @@ static int swap_in(dbsync_client *c, struct stage *st, int64_t version)
 	if (!rc)
 		rc = dbsync__sql_exec(c->db, "PRAGMA defer_foreign_keys = ON",
 				      &c->err, "cannot apply the repair");
+	/* Rows moved aside by an unfinished swap take the server's copy. */
+	if (!rc)
+		rc = dbsync__sql_exec(c->db, "DELETE FROM dbsync_moved", &c->err,
+				      "cannot apply the repair");
 	if (!rc)
 		rc = dbsync__capture_suppress_begin(c->db, &mark, &c->err);
 	for (k = 0; k < st->tables.n && !rc; k++) {

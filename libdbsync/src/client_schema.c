@@ -28,7 +28,16 @@ static const char create_sql[] =
 	" tid INTEGER,"
 	" pk,"
 	" op TEXT,"
-	" version INTEGER);";
+	" version INTEGER);"
+	/* Rows a pull moved aside on a unique column until a later page
+	 * rewrites them (client_moved.c); usually empty. */
+	"CREATE TABLE IF NOT EXISTS dbsync_moved("
+	" tid INTEGER NOT NULL,"
+	" pk NOT NULL,"
+	" col TEXT NOT NULL,"
+	" original,"
+	" temporary,"
+	" PRIMARY KEY (tid, pk, col)) WITHOUT ROWID;";
 
 /* Reads the stored version: 0 when the database has no dbsync tables. */
 static int read_version(sqlite3 *db, int *version, dbsync__error *err)

@@ -8,7 +8,7 @@
 
 /* The internal schema this library writes; a database with a newer one is
  * refused rather than misread. */
-#define DBSYNC__CLIENT_SCHEMA_VERSION 1
+#define DBSYNC__CLIENT_SCHEMA_VERSION 2
 
 /* Create or upgrade the internal tables (idempotent, one transaction).
  * Fails with DBSYNC_DB on a file that is not a database and DBSYNC_SCHEMA on
