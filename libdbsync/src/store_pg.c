@@ -142,7 +142,7 @@ int dbsync__pg_query_int(dbsync__store *s, const char *sql, int n,
 	return 0;
 }
 
-static void int_text(char *buf, size_t cap, int64_t v)
+void dbsync__pg_int_text(char *buf, size_t cap, int64_t v)
 {
 	snprintf(buf, cap, "%" PRId64, v);
 }
@@ -417,7 +417,7 @@ static int pg_node_create(dbsync__store *s, const void *secret, size_t len,
 	hex = dbsync__pg_param(&v, &nomem);
 	if (!hex)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-	int_text(when, sizeof(when), now);
+	dbsync__pg_int_text(when, sizeof(when), now);
 	params[0] = hex;
 	params[1] = when;
 	rc = dbsync__pg_query_int(s,
@@ -442,7 +442,7 @@ static int pg_node_secret(dbsync__store *s, int64_t id, unsigned char **secret,
 	int rc;
 
 	*secret = NULL;
-	int_text(key, sizeof(key), id);
+	dbsync__pg_int_text(key, sizeof(key), id);
 	rc = dbsync__pg_exec(s,
 			     "SELECT secret FROM dbsync_nodes WHERE id = $1::int8",
 			     1, params, &res, err, "cannot read the node");
@@ -475,9 +475,9 @@ static int pg_nonce_use(dbsync__store *s, int64_t node, const char *nonce,
 	PGresult *res;
 	int rc, used;
 
-	int_text(n, sizeof(n), node);
-	int_text(t, sizeof(t), now);
-	int_text(o, sizeof(o), oldest);
+	dbsync__pg_int_text(n, sizeof(n), node);
+	dbsync__pg_int_text(t, sizeof(t), now);
+	dbsync__pg_int_text(o, sizeof(o), oldest);
 	rc = dbsync__pg_exec(s, "DELETE FROM dbsync_nonces WHERE ts < $1::int8",
 			     1, old, NULL, err, "cannot record the nonce");
 	if (rc)
@@ -509,7 +509,7 @@ static int version_lock(dbsync__store *s, dbsync__error *err)
 
 	if (s->locked)
 		return 0;
-	int_text(key, sizeof(key), (int64_t)s->log_oid);
+	dbsync__pg_int_text(key, sizeof(key), (int64_t)s->log_oid);
 	/* The same key as the capture triggers' shared lock. */
 	rc = dbsync__pg_exec(s,
 			     "SELECT pg_advisory_xact_lock(1684173689,"
@@ -531,9 +531,9 @@ static int make_version(dbsync__store *s, int64_t first_after, int has_node,
 	int found = 0, rc;
 
 	*version = 0;
-	int_text(after, sizeof(after), first_after);
-	int_text(who, sizeof(who), node);
-	int_text(when, sizeof(when), now);
+	dbsync__pg_int_text(after, sizeof(after), first_after);
+	dbsync__pg_int_text(who, sizeof(who), node);
+	dbsync__pg_int_text(when, sizeof(when), now);
 	rc = dbsync__pg_query_int(s,
 		       "INSERT INTO dbsync_versions(id, node_id, push_id,"
 		       " created, first_seq, last_seq)"
@@ -582,7 +582,7 @@ static int pg_find_push(dbsync__store *s, int64_t node, const char *push_id,
 	const char *params[2] = {who, push_id};
 	int found = 0, rc;
 
-	int_text(who, sizeof(who), node);
+	dbsync__pg_int_text(who, sizeof(who), node);
 	rc = dbsync__pg_query_int(s,
 		       "SELECT id FROM dbsync_versions"
 		       " WHERE node_id = $1::int8 AND push_id = $2",
@@ -709,7 +709,7 @@ static int has_unique_index(dbsync__store *s, const char *table, int *yes,
 	int64_t v = 0;
 	int rc;
 
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_query_int(s,
 		       "SELECT count(*) FROM pg_index i JOIN pg_class c"
 		       " ON c.oid = i.indrelid WHERE c.relname = $1"
@@ -894,13 +894,13 @@ static int pg_trim(dbsync__store *s, int64_t through, dbsync__error *err)
 	rc = dbsync__pg_seq_of_version(s, through, &seq, err);
 	/* Unlike SQLite's rowid, a sequence never goes back: the whole
 	 * range can go, the newest entry included. */
-	int_text(buf, sizeof(buf), seq);
+	dbsync__pg_int_text(buf, sizeof(buf), seq);
 	if (!rc)
 		rc = dbsync__pg_exec(s,
 				     "DELETE FROM dbsync_log WHERE seq <= $1::int8",
 				     1, params, NULL, err,
 				     "cannot trim the log");
-	int_text(buf, sizeof(buf), through);
+	dbsync__pg_int_text(buf, sizeof(buf), through);
 	if (!rc)
 		rc = dbsync__pg_exec(s,
 				     "INSERT INTO dbsync_meta(key, value)"

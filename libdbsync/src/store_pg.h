@@ -100,6 +100,9 @@ void dbsync__pg_blobs_release(dbsync__store *s);
  * allocation failure. */
 char *dbsync__pg_param(const dbsync__value *v, int *nomem);
 
+/* `v` in decimal, as an int8 parameter; `cap` 24 holds any. */
+void dbsync__pg_int_text(char *buf, size_t cap, int64_t v);
+
 /* Append "schema"."name" to `b`. */
 void dbsync__pg_qualified(dbsync__buf *b, const dbsync__store *s,
 			  const char *name);

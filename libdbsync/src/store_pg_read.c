@@ -11,11 +11,6 @@
 #include "rowsql.h"
 #include "store_pg.h"
 
-static void int_text(char *buf, size_t cap, int64_t v)
-{
-	snprintf(buf, cap, "%lld", (long long)v);
-}
-
 int dbsync__pg_row(dbsync__store *s, const dbsync__store_table *t,
 		  const dbsync__value *pk, const dbsync__value **values,
 		  dbsync__error *err)
@@ -71,7 +66,7 @@ int dbsync__pg_seq_of_version(dbsync__store *s, int64_t version, int64_t *seq,
 	const char *params[1] = {v};
 
 	*seq = 0;
-	int_text(v, sizeof(v), version);
+	dbsync__pg_int_text(v, sizeof(v), version);
 	return dbsync__pg_query_int(s,
 			 "SELECT last_seq FROM dbsync_versions WHERE id <= $1::int8"
 			 " ORDER BY id DESC LIMIT 1",
@@ -120,10 +115,10 @@ static int load_entries(dbsync__store *s, int64_t lo, int64_t hi, size_t max,
 	PGresult *res;
 	int rc, k, n;
 
-	int_text(a, sizeof(a), lo);
-	int_text(b, sizeof(b), hi);
-	int_text(m, sizeof(m), (int64_t)(max ? max : 1));
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(a, sizeof(a), lo);
+	dbsync__pg_int_text(b, sizeof(b), hi);
+	dbsync__pg_int_text(m, sizeof(m), (int64_t)(max ? max : 1));
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(
 		s,
 		"SELECT l.seq, l.tid, l.pk, l.op, a.atttypid::int8"
@@ -216,8 +211,8 @@ int dbsync__pg_versions(dbsync__store *s, int64_t after, int64_t target,
 	PGresult *res;
 	int rc, k, n, stop = 0;
 
-	int_text(a, sizeof(a), after);
-	int_text(b, sizeof(b), target);
+	dbsync__pg_int_text(a, sizeof(a), after);
+	dbsync__pg_int_text(b, sizeof(b), target);
 	rc = dbsync__pg_exec(s,
 			     "SELECT id, node_id, push_id, created"
 			     " FROM dbsync_versions"
@@ -280,8 +275,8 @@ int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
 		dbsync__buf_free(&b);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	}
-	int_text(a, sizeof(a), after);
-	int_text(m, sizeof(m), (int64_t)max + 1);
+	dbsync__pg_int_text(a, sizeof(a), after);
+	dbsync__pg_int_text(m, sizeof(m), (int64_t)max + 1);
 	rc = dbsync__pg_exec(s, b.data, 2, params, &res, err,
 			     "cannot read a table");
 	dbsync__buf_free(&b);

@@ -67,11 +67,6 @@ static const char setup_sql[] =
 	" VALUES ('pg_schema_version', '" SCHEMA_VERSION "')"
 	" ON CONFLICT (key) DO NOTHING";
 
-static void int_text(char *buf, size_t cap, int64_t v)
-{
-	snprintf(buf, cap, "%lld", (long long)v);
-}
-
 /* Append `text` as a string literal ('' doubled; the server's
  * standard_conforming_strings, on since 9.1, keeps backslashes as is). */
 static void append_literal(dbsync__buf *b, const char *text)
@@ -163,7 +158,7 @@ static int installed_source(dbsync__store *s, const char *name, char **src,
 	int rc;
 
 	*src = NULL;
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT prosrc FROM pg_proc WHERE proname = $1"
 			     " AND pronamespace = $2::int8::oid",
@@ -222,8 +217,8 @@ static int triggers_present(dbsync__store *s, unsigned int oid, int64_t tid,
 	PGresult *res;
 	int rc;
 
-	int_text(t, sizeof(t), (int64_t)oid);
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(t, sizeof(t), (int64_t)oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	snprintf(fn, sizeof(fn), "dbsync_capture_%lld", (long long)tid);
 	*count = 0;
 	rc = dbsync__pg_exec(s,
@@ -335,7 +330,7 @@ int dbsync__pg_table_oid(dbsync__store *s, const char *name,
 	PGresult *res;
 	int rc;
 
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT oid::int8 FROM pg_class WHERE relname = $1"
 			     " AND relnamespace = $2::int8::oid"
@@ -361,7 +356,7 @@ static int primary_key(dbsync__store *s, unsigned int oid, const char *table,
 	int rc, n;
 
 	*pk = NULL;
-	int_text(t, sizeof(t), (int64_t)oid);
+	dbsync__pg_int_text(t, sizeof(t), (int64_t)oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT a.attname, i.indnatts FROM pg_index i"
 			     " JOIN pg_attribute a ON a.attrelid = i.indrelid"
@@ -402,7 +397,7 @@ static int capture_refresh(dbsync__store *s, dbsync__error *err)
 	PGresult *res;
 	int rc, k, n;
 
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT t.tid, c.relname, c.oid::int8"
 			     " FROM dbsync_tracked t JOIN pg_class c"
@@ -443,7 +438,7 @@ static int setup_lock(dbsync__store *s, dbsync__error *err)
 	char ns[24];
 	const char *params[1] = {ns};
 
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	return dbsync__pg_exec(s,
 			       "SELECT pg_advisory_xact_lock(1684173690,"
 			       " $1::int8::oid::int4)",
@@ -540,7 +535,7 @@ static int find_table(dbsync__store *s, const char *name, char **found,
 	int rc;
 
 	*found = NULL;
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT relname, oid::int8, relkind FROM pg_class"
 			     " WHERE relnamespace = $2::int8::oid"
@@ -643,7 +638,7 @@ static int describe(dbsync__store *s, unsigned int oid,
 	PGresult *res;
 	int rc, k, n, nomem = 0;
 
-	int_text(key, sizeof(key), (int64_t)oid);
+	dbsync__pg_int_text(key, sizeof(key), (int64_t)oid);
 	rc = dbsync__pg_exec(
 		s,
 		"SELECT a.attname, coalesce(a.attnum = (SELECT i.indkey[0]"
@@ -744,7 +739,7 @@ int dbsync__pg_tables(dbsync__store *s, dbsync__store_table **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT t.tid, c.relname, c.oid::int8"
 			     " FROM dbsync_tracked t JOIN pg_class c"
@@ -794,7 +789,7 @@ int dbsync__pg_candidates(dbsync__store *s, char ***out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
+	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT c.relname FROM pg_class c"
 			     " JOIN pg_index i ON i.indrelid = c.oid"
@@ -868,7 +863,7 @@ int dbsync__pg_unique_free(dbsync__store *s, const dbsync__store_table *t,
 
 	if (rc)
 		return rc;
-	int_text(key, sizeof(key), (int64_t)oid);
+	dbsync__pg_int_text(key, sizeof(key), (int64_t)oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT a.attname, a.atttypid::int8, a.attnotnull,"
 			     " y.typcategory FROM pg_index i"

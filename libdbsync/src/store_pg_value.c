@@ -4,18 +4,12 @@
  * results come back typed by their column's type OID.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_pg.h"
-
-static void int_text(char *buf, size_t cap, int64_t v)
-{
-	snprintf(buf, cap, "%" PRId64, v);
-}
 
 /* ---- values ----------------------------------------------------------- */
 
@@ -28,7 +22,7 @@ char *dbsync__pg_param(const dbsync__value *v, int *nomem)
 	switch (v->type) {
 	case DBSYNC_TYPE_INTEGER:
 		if ((p = malloc(24)))
-			int_text(p, 24, v->i);
+			dbsync__pg_int_text(p, 24, v->i);
 		break;
 	case DBSYNC_TYPE_FLOAT:
 		if (!(p = malloc(32)))
