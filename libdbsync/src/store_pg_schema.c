@@ -389,8 +389,13 @@ static int primary_key(dbsync__store *s, unsigned int oid, const char *table,
 	return *pk ? 0 : dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 }
 
-/* Every tracked table present now gets current capture triggers. */
-static int capture_refresh(dbsync__store *s, dbsync__error *err)
+/* Call `fn` on every tracked table present in the schema now, by tid,
+ * until it returns non-zero. */
+static int each_tracked(dbsync__store *s,
+			int (*fn)(dbsync__store *s, int64_t tid,
+				  const char *table, unsigned int oid,
+				  void *payload, dbsync__error *err),
+			void *payload, dbsync__error *err)
 {
 	char ns[24];
 	const char *params[1] = {ns};
@@ -409,28 +414,40 @@ static int capture_refresh(dbsync__store *s, dbsync__error *err)
 	if (rc)
 		return rc;
 	n = PQntuples(res);
-	for (k = 0; k < n && !rc; k++) {
-		const char *table = PQgetvalue(res, k, 1);
-		unsigned int oid = (unsigned int)strtoul(PQgetvalue(res, k, 2),
-							 NULL, 10);
-		char *pk = NULL;
-
-		/* A table that lost its key keeps its old triggers until it
-		 * is tracked again (which then says why it cannot be). */
-		if (primary_key(s, oid, table, &pk, err) == DBSYNC_SCHEMA) {
-			dbsync__error_clear(err);
-			continue;
-		}
-		if (!pk)
-			rc = err->code ? err->code : DBSYNC_NOMEM;
-		else
-			rc = capture_install(s, strtoll(PQgetvalue(res, k, 0),
-							NULL, 10),
-					     table, oid, pk, err);
-		free(pk);
-	}
+	for (k = 0; k < n && !rc; k++)
+		rc = fn(s, strtoll(PQgetvalue(res, k, 0), NULL, 10),
+			PQgetvalue(res, k, 1),
+			(unsigned int)strtoul(PQgetvalue(res, k, 2), NULL, 10),
+			payload, err);
 	PQclear(res);
 	return rc;
+}
+
+static int refresh_one(dbsync__store *s, int64_t tid, const char *table,
+		       unsigned int oid, void *payload, dbsync__error *err)
+{
+	char *pk = NULL;
+	int rc;
+
+	(void)payload;
+	/* A table that lost its key keeps its old triggers until it is
+	 * tracked again (which then says why it cannot be). */
+	if (primary_key(s, oid, table, &pk, err) == DBSYNC_SCHEMA) {
+		dbsync__error_clear(err);
+		return 0;
+	}
+	if (!pk)
+		rc = err->code ? err->code : DBSYNC_NOMEM;
+	else
+		rc = capture_install(s, tid, table, oid, pk, err);
+	free(pk);
+	return rc;
+}
+
+/* Every tracked table present now gets current capture triggers. */
+static int capture_refresh(dbsync__store *s, dbsync__error *err)
+{
+	return each_tracked(s, refresh_one, NULL, err);
 }
 
 static int setup_lock(dbsync__store *s, dbsync__error *err)
@@ -727,55 +744,44 @@ static int describe(dbsync__store *s, unsigned int oid,
 	return 0;
 }
 
+struct table_list {
+	dbsync__store_table *list;
+	size_t count;
+};
+
+static int add_table(dbsync__store *s, int64_t tid, const char *table,
+		     unsigned int oid, void *payload, dbsync__error *err)
+{
+	struct table_list *l = payload;
+	dbsync__store_table *p = realloc(l->list, (l->count + 1) * sizeof(*p));
+
+	if (!p)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	l->list = p;
+	p = &l->list[l->count++];
+	memset(p, 0, sizeof(*p));
+	p->tid = tid;
+	p->name = strdup(table);
+	return p->name ? describe(s, oid, p, err)
+		       : dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+}
+
 int dbsync__pg_tables(dbsync__store *s, dbsync__store_table **out, size_t *n,
 		      dbsync__error *err)
 {
-	char ns[24];
-	const char *params[1] = {ns};
-	dbsync__store_table *list;
-	PGresult *res;
-	size_t count = 0;
-	int rc, k, rows;
+	struct table_list l = {NULL, 0};
+	int rc;
 
 	*out = NULL;
 	*n = 0;
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
-	rc = dbsync__pg_exec(s,
-			     "SELECT t.tid, c.relname, c.oid::int8"
-			     " FROM dbsync_tracked t JOIN pg_class c"
-			     " ON c.relname = t.name"
-			     " AND c.relnamespace = $1::int8::oid"
-			     " AND c.relkind IN ('r', 'p') ORDER BY t.tid",
-			     1, params, &res, err,
-			     "cannot read the tracked tables");
-	if (rc)
-		return rc;
-	rows = PQntuples(res);
-	list = calloc(rows ? (size_t)rows : 1, sizeof(*list));
-	if (!list) {
-		PQclear(res);
-		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-	}
-	for (k = 0; k < rows && !rc; k++) {
-		dbsync__store_table *t = &list[count++];
-		t->tid = strtoll(PQgetvalue(res, k, 0), NULL, 10);
-		t->name = strdup(PQgetvalue(res, k, 1));
-		rc = t->name ? describe(s,
-					(unsigned int)strtoul(
-						PQgetvalue(res, k, 2), NULL,
-						10),
-					t, err)
-			     : dbsync__error_set(err, DBSYNC_NOMEM,
-						 "out of memory");
-	}
-	PQclear(res);
+	rc = each_tracked(s, add_table, &l, err);
 	if (rc) {
-		dbsync__store_tables_free(list, count);
+		dbsync__store_tables_free(l.list, l.count);
 		return rc;
 	}
-	dbsync__store_tables_order(list, count);
-	*out = list;
-	*n = count;
+	dbsync__store_tables_order(l.list, l.count);
+	*out = l.list;
+	*n = l.count;
 	return 0;
 }
 
