@@ -263,6 +263,8 @@ static int read_schema(dbsync__store *s, dbsync__error *err)
 	}
 	s->schema = strdup(PQgetvalue(res, 0, 0));
 	s->ns_oid = (unsigned int)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+	dbsync__pg_int_text(s->ns_param, sizeof(s->ns_param),
+			    (int64_t)s->ns_oid);
 	PQclear(res);
 	dbsync__buf_init(&b);
 	dbsync__buf_ident(&b, s->schema ? s->schema : "");
@@ -704,12 +706,10 @@ static int build_sql(dbsync__store *s, const dbsync__store_table *t,
 static int has_unique_index(dbsync__store *s, const char *table, int *yes,
 			    dbsync__error *err)
 {
-	char ns[24];
-	const char *params[2] = {table, ns};
+	const char *params[2] = {table, s->ns_param};
 	int64_t v = 0;
 	int rc;
 
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_query_int(s,
 		       "SELECT count(*) FROM pg_index i JOIN pg_class c"
 		       " ON c.oid = i.indrelid WHERE c.relname = $1"

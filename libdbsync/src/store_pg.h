@@ -55,6 +55,7 @@ struct dbsync__store {
 	char *schema;	       /* current_schema() at open */
 	char *qschema;	       /* the same, quoted as an identifier */
 	unsigned int ns_oid;   /* its pg_namespace oid */
+	char ns_param[24];     /* the same, as an int8 parameter */
 	unsigned int log_oid;  /* dbsync_log's oid: the version lock's key */
 	int locked;	       /* holds the version lock in this transaction */
 	struct dbsync__pg_table *tables;

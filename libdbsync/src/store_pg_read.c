@@ -109,8 +109,8 @@ static int fold_db(dbsync__store *s, dbsync__error *err)
 static int load_entries(dbsync__store *s, int64_t lo, int64_t hi, size_t max,
 			dbsync__error *err)
 {
-	char a[24], b[24], m[24], ns[24];
-	const char *params[4] = {a, b, m, ns};
+	char a[24], b[24], m[24];
+	const char *params[4] = {a, b, m, s->ns_param};
 	sqlite3_stmt *ins = NULL;
 	PGresult *res;
 	int rc, k, n;
@@ -118,7 +118,6 @@ static int load_entries(dbsync__store *s, int64_t lo, int64_t hi, size_t max,
 	dbsync__pg_int_text(a, sizeof(a), lo);
 	dbsync__pg_int_text(b, sizeof(b), hi);
 	dbsync__pg_int_text(m, sizeof(m), (int64_t)(max ? max : 1));
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(
 		s,
 		"SELECT l.seq, l.tid, l.pk, l.op, a.atttypid::int8"

@@ -152,13 +152,11 @@ static void lock_body(dbsync__buf *b, const dbsync__store *s)
 static int installed_source(dbsync__store *s, const char *name, char **src,
 			    dbsync__error *err)
 {
-	char ns[24];
-	const char *params[2] = {name, ns};
+	const char *params[2] = {name, s->ns_param};
 	PGresult *res;
 	int rc;
 
 	*src = NULL;
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT prosrc FROM pg_proc WHERE proname = $1"
 			     " AND pronamespace = $2::int8::oid",
@@ -212,13 +210,12 @@ static int define_function(dbsync__store *s, const char *name,
 static int triggers_present(dbsync__store *s, unsigned int oid, int64_t tid,
 			    int64_t *count, dbsync__error *err)
 {
-	char t[24], ns[24], fn[48];
-	const char *params[3] = {t, ns, fn};
+	char t[24], fn[48];
+	const char *params[3] = {t, s->ns_param, fn};
 	PGresult *res;
 	int rc;
 
 	dbsync__pg_int_text(t, sizeof(t), (int64_t)oid);
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	snprintf(fn, sizeof(fn), "dbsync_capture_%lld", (long long)tid);
 	*count = 0;
 	rc = dbsync__pg_exec(s,
@@ -324,13 +321,11 @@ static int capture_install(dbsync__store *s, int64_t tid, const char *table,
 int dbsync__pg_table_oid(dbsync__store *s, const char *name,
 			 unsigned int *oid, dbsync__error *err)
 {
-	char ns[24];
-	const char *params[2] = {name, ns};
+	const char *params[2] = {name, s->ns_param};
 	int64_t v = 0;
 	PGresult *res;
 	int rc;
 
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT oid::int8 FROM pg_class WHERE relname = $1"
 			     " AND relnamespace = $2::int8::oid"
@@ -397,12 +392,10 @@ static int each_tracked(dbsync__store *s,
 				  void *payload, dbsync__error *err),
 			void *payload, dbsync__error *err)
 {
-	char ns[24];
-	const char *params[1] = {ns};
+	const char *params[1] = {s->ns_param};
 	PGresult *res;
 	int rc, k, n;
 
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT t.tid, c.relname, c.oid::int8"
 			     " FROM dbsync_tracked t JOIN pg_class c"
@@ -452,10 +445,8 @@ static int capture_refresh(dbsync__store *s, dbsync__error *err)
 
 static int setup_lock(dbsync__store *s, dbsync__error *err)
 {
-	char ns[24];
-	const char *params[1] = {ns};
+	const char *params[1] = {s->ns_param};
 
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	return dbsync__pg_exec(s,
 			       "SELECT pg_advisory_xact_lock(1684173690,"
 			       " $1::int8::oid::int4)",
@@ -545,14 +536,12 @@ int dbsync__pg_schema_ensure(dbsync__store *s, dbsync__error *err)
 static int find_table(dbsync__store *s, const char *name, char **found,
 		      unsigned int *oid, dbsync__error *err)
 {
-	char ns[24];
-	const char *params[2] = {name, ns};
+	const char *params[2] = {name, s->ns_param};
 	const char *kind;
 	PGresult *res;
 	int rc;
 
 	*found = NULL;
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT relname, oid::int8, relkind FROM pg_class"
 			     " WHERE relnamespace = $2::int8::oid"
@@ -788,14 +777,12 @@ int dbsync__pg_tables(dbsync__store *s, dbsync__store_table **out, size_t *n,
 int dbsync__pg_candidates(dbsync__store *s, char ***out, size_t *n,
 			  dbsync__error *err)
 {
-	char ns[24];
-	const char *params[1] = {ns};
+	const char *params[1] = {s->ns_param};
 	PGresult *res;
 	int rc, k, rows, nomem = 0;
 
 	*out = NULL;
 	*n = 0;
-	dbsync__pg_int_text(ns, sizeof(ns), (int64_t)s->ns_oid);
 	rc = dbsync__pg_exec(s,
 			     "SELECT c.relname FROM pg_class c"
 			     " JOIN pg_index i ON i.indrelid = c.oid"
