@@ -636,6 +636,33 @@ static int same_columns(const struct dbsync__pg_table *c,
 	return 1;
 }
 
+static void append_columns(dbsync__buf *b, const dbsync__store_table *t)
+{
+	size_t k;
+
+	for (k = 0; k < t->ncolumns; k++) {
+		if (k)
+			dbsync__buf_append(b, ", ");
+		dbsync__buf_ident(b, t->columns[k]);
+	}
+}
+
+void dbsync__pg_select_all(dbsync__buf *b, const dbsync__store *s,
+			   const dbsync__store_table *t)
+{
+	dbsync__buf_append(b, "SELECT ");
+	append_columns(b, t);
+	dbsync__buf_append(b, " FROM ");
+	dbsync__pg_qualified(b, s, t->name);
+}
+
+static void append_where_key(dbsync__buf *b, const dbsync__store_table *t)
+{
+	dbsync__buf_append(b, " WHERE ");
+	dbsync__buf_ident(b, t->pk);
+	dbsync__buf_append(b, " = $1");
+}
+
 static int build_sql(dbsync__store *s, const dbsync__store_table *t,
 		     struct dbsync__pg_table *c)
 {
@@ -647,11 +674,7 @@ static int build_sql(dbsync__store *s, const dbsync__store_table *t,
 	dbsync__buf_append(&b, "INSERT INTO ");
 	dbsync__pg_qualified(&b, s, t->name);
 	dbsync__buf_append(&b, " (");
-	for (k = 0; k < t->ncolumns; k++) {
-		if (k)
-			dbsync__buf_append(&b, ", ");
-		dbsync__buf_ident(&b, t->columns[k]);
-	}
+	append_columns(&b, t);
 	dbsync__buf_append(&b, ") VALUES (");
 	for (k = 0; k < t->ncolumns; k++)
 		dbsync__buf_printf(&b, k ? ", $%zu" : "$%zu", k + 1);
@@ -678,25 +701,14 @@ static int build_sql(dbsync__store *s, const dbsync__store_table *t,
 	dbsync__buf_init(&b);
 	dbsync__buf_append(&b, "DELETE FROM ");
 	dbsync__pg_qualified(&b, s, t->name);
-	dbsync__buf_append(&b, " WHERE ");
-	dbsync__buf_ident(&b, t->pk);
-	dbsync__buf_append(&b, " = $1");
+	append_where_key(&b, t);
 	if (b.failed)
 		return DBSYNC_NOMEM;
 	c->del = b.data;
 
 	dbsync__buf_init(&b);
-	dbsync__buf_append(&b, "SELECT ");
-	for (k = 0; k < t->ncolumns; k++) {
-		if (k)
-			dbsync__buf_append(&b, ", ");
-		dbsync__buf_ident(&b, t->columns[k]);
-	}
-	dbsync__buf_append(&b, " FROM ");
-	dbsync__pg_qualified(&b, s, t->name);
-	dbsync__buf_append(&b, " WHERE ");
-	dbsync__buf_ident(&b, t->pk);
-	dbsync__buf_append(&b, " = $1");
+	dbsync__pg_select_all(&b, s, t);
+	append_where_key(&b, t);
 	if (b.failed)
 		return DBSYNC_NOMEM;
 	c->select = b.data;

@@ -108,6 +108,10 @@ void dbsync__pg_int_text(char *buf, size_t cap, int64_t v);
 void dbsync__pg_qualified(dbsync__buf *b, const dbsync__store *s,
 			  const char *name);
 
+/* Append "SELECT <every column of t> FROM "schema"."table"". */
+void dbsync__pg_select_all(dbsync__buf *b, const dbsync__store *s,
+			   const dbsync__store_table *t);
+
 /* Shared by store_pg.c and store_pg_read.c. */
 /* A statement giving at most one int8; *found (may be NULL) says whether
  * it gave a non-NULL one. */

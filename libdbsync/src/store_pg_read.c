@@ -259,14 +259,7 @@ int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
 	 * position cannot carry a TEXT key. One row past the page tells
 	 * whether more remain. */
 	dbsync__buf_init(&b);
-	dbsync__buf_append(&b, "SELECT ");
-	for (k = 0; k < t->ncolumns; k++) {
-		if (k)
-			dbsync__buf_append(&b, ", ");
-		dbsync__buf_ident(&b, t->columns[k]);
-	}
-	dbsync__buf_append(&b, " FROM ");
-	dbsync__pg_qualified(&b, s, t->name);
+	dbsync__pg_select_all(&b, s, t);
 	dbsync__buf_append(&b, " ORDER BY ");
 	dbsync__buf_ident(&b, t->pk);
 	dbsync__buf_append(&b, " LIMIT $2::int8 OFFSET $1::int8");
