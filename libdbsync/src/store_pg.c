@@ -209,19 +209,25 @@ void dbsync__pg_release_row(dbsync__store *s)
 	dbsync__pg_blobs_release(s);
 }
 
+/* What one entry of s->tables owns. */
+static void table_free(struct dbsync__pg_table *t)
+{
+	size_t k;
+
+	for (k = 0; k < t->ncolumns; k++)
+		free(t->columns[k]);
+	free(t->columns);
+	free(t->upsert);
+	free(t->del);
+	free(t->select);
+}
+
 static void tables_clear(dbsync__store *s)
 {
-	size_t k, j;
+	size_t k;
 
-	for (k = 0; k < s->ntables; k++) {
-		struct dbsync__pg_table *t = &s->tables[k];
-		for (j = 0; j < t->ncolumns; j++)
-			free(t->columns[j]);
-		free(t->columns);
-		free(t->upsert);
-		free(t->del);
-		free(t->select);
-	}
+	for (k = 0; k < s->ntables; k++)
+		table_free(&s->tables[k]);
 	free(s->tables);
 	s->tables = NULL;
 	s->ntables = 0;
@@ -757,12 +763,7 @@ int dbsync__pg_table_stmts(dbsync__store *s, const dbsync__store_table *t,
 		s->tables = p;
 		c = &s->tables[s->ntables++];
 	} else {
-		for (k = 0; k < c->ncolumns; k++)
-			free(c->columns[k]);
-		free(c->columns);
-		free(c->upsert);
-		free(c->del);
-		free(c->select);
+		table_free(c);
 	}
 	memset(c, 0, sizeof(*c));
 	c->tid = t->tid;
