@@ -104,6 +104,27 @@ int dbsync__store_push_string(char ***list, size_t *n, const char *s)
 	return 0;
 }
 
+int dbsync__store_add_ref(dbsync__store_table *t, const char *column,
+			  const char *parent,
+			  int (*cmp)(const char *a, const char *b))
+{
+	dbsync__store_ref *p;
+	size_t c;
+
+	for (c = 0; c < t->ncolumns; c++)
+		if (cmp(t->columns[c], column) == 0)
+			break;
+	if (c == t->ncolumns)
+		return 0;
+	p = realloc(t->refs, (t->nrefs + 1) * sizeof(*p));
+	if (!p)
+		return DBSYNC_NOMEM;
+	t->refs = p;
+	p[t->nrefs].column = c;
+	p[t->nrefs].table = strdup(parent);
+	return p[t->nrefs++].table ? 0 : DBSYNC_NOMEM;
+}
+
 struct changes_ctx {
 	int (*fn)(void *payload, const dbsync__store_change *c);
 	void *payload;

@@ -707,26 +707,9 @@ static int describe(dbsync__store *s, unsigned int oid,
 	if (rc)
 		return rc;
 	n = PQntuples(res);
-	for (k = 0; k < n && !nomem; k++) {
-		const char *from = PQgetvalue(res, k, 1);
-		dbsync__store_ref *p;
-		size_t c;
-
-		for (c = 0; c < t->ncolumns; c++)
-			if (strcmp(t->columns[c], from) == 0)
-				break;
-		if (c == t->ncolumns)
-			continue;
-		p = realloc(t->refs, (t->nrefs + 1) * sizeof(*p));
-		if (!p) {
-			nomem = 1;
-			break;
-		}
-		t->refs = p;
-		p[t->nrefs].column = c;
-		p[t->nrefs].table = strdup(PQgetvalue(res, k, 0));
-		nomem = !p[t->nrefs++].table;
-	}
+	for (k = 0; k < n && !nomem; k++)
+		nomem = dbsync__store_add_ref(t, PQgetvalue(res, k, 1),
+					      PQgetvalue(res, k, 0), strcmp);
 	PQclear(res);
 	if (nomem)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");

@@ -226,27 +226,11 @@ static int read_refs(sqlite3 *db, dbsync__store_table *t, dbsync__error *err)
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *from = (const char *)sqlite3_column_text(st, 1);
-		dbsync__store_ref *p;
-		size_t c;
-
-		for (c = 0; c < t->ncolumns; c++)
-			if (sqlite3_stricmp(t->columns[c], from) == 0)
-				break;
-		if (c == t->ncolumns)
-			continue;
-		p = realloc(t->refs, (t->nrefs + 1) * sizeof(*p));
-		if (!p) {
-			nomem = 1;
-			break;
-		}
-		t->refs = p;
-		p[t->nrefs].column = c;
-		p[t->nrefs].table =
-			strdup((const char *)sqlite3_column_text(st, 0));
-		nomem = !p[t->nrefs++].table;
-	}
+	while (!nomem && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		nomem = dbsync__store_add_ref(
+			t, (const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 0),
+			sqlite3_stricmp);
 	sqlite3_finalize(st);
 	if (nomem)
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
