@@ -167,19 +167,39 @@ static int mark_batch(dbsync_client *c)
 	return 0;
 }
 
-/* Whether pending entries remain that no push has carried yet. */
-static int more_pending(dbsync_client *c, int *more)
+/* Whether entries up to `upto` remain that no push has carried yet. */
+static int more_pending(dbsync_client *c, int64_t upto, int *more)
 {
 	sqlite3_stmt *st;
 	int rc = dbsync__sql_prepare(c->db,
 				     "SELECT EXISTS (SELECT 1 FROM dbsync_log"
-				     " WHERE version IS NULL)",
+				     " WHERE version IS NULL AND seq <= ?1)",
+				     &st, &c->err, "cannot read the log");
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, upto);
+	rc = sqlite3_step(st);
+	*more = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return dbsync__error_sqlite(&c->err, c->db, rc,
+					    "cannot read the log");
+	return 0;
+}
+
+/* The newest log entry now: what a push call must carry at least. */
+static int newest_entry(dbsync_client *c, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	int rc = dbsync__sql_prepare(c->db,
+				     "SELECT coalesce(max(seq), 0) FROM dbsync_log",
 				     &st, &c->err, "cannot read the log");
 
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);
-	*more = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	*seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW)
 		return dbsync__error_sqlite(&c->err, c->db, rc,
@@ -352,17 +372,18 @@ static int push_once(dbsync_client *c, int *retried)
 
 int dbsync__client_do_push(dbsync_client *c, int *retried)
 {
+	int64_t upto = 0;
 	int rc, more = 1;
 
 	*retried = 0;
-	/* Batches until what was pending at the start is pushed; writes
-	 * made meanwhile ride along as long as pushes keep succeeding. */
-	while (more) {
+	/* Batches until what was pending at the start is pushed; writes made
+	 * meanwhile ride along in those batches, but never keep the call
+	 * going: an application writing without pause would. */
+	rc = newest_entry(c, &upto);
+	while (!rc && more) {
 		rc = push_once(c, retried);
 		if (!rc)
-			rc = more_pending(c, &more);
-		if (rc)
-			return rc;
+			rc = more_pending(c, upto, &more);
 	}
-	return 0;
+	return rc;
 }

@@ -154,6 +154,9 @@ DBSYNC_EXTERN(int) dbsync_client_latest_version(dbsync_client *client,
  * METHOD. Push the pending operations. Exactly once: the push carries an id
  * that is kept until the server's answer is recorded, so a retry after a
  * lost answer is recognized. No lock is held during the network exchange.
+ * Returns once everything pending when it was called is acknowledged
+ * (operations written meanwhile may ride along, or wait for the next
+ * push), however fast other connections keep writing.
  * DBSYNC_PULL_REQUIRED when the server has versions this node has not
  * merged; DBSYNC_NOT_REGISTERED; transport errors.
  */
