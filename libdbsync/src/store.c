@@ -104,6 +104,17 @@ int dbsync__store_push_string(char ***list, size_t *n, const char *s)
 	return 0;
 }
 
+void dbsync__store_strings_clear(char ***list, size_t *n)
+{
+	size_t k;
+
+	for (k = 0; k < *n; k++)
+		free((*list)[k]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
 int dbsync__store_add_ref(dbsync__store_table *t, const char *column,
 			  const char *parent,
 			  int (*cmp)(const char *a, const char *b))

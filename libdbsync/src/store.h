@@ -188,6 +188,8 @@ void dbsync__store_tables_free(dbsync__store_table *t, size_t n);
 /* Append a copy of `s` ("" for NULL) to a growing list of names. 0 or
  * DBSYNC_NOMEM. */
 int dbsync__store_push_string(char ***list, size_t *n, const char *s);
+/* Free such a list and leave it empty (NULL, 0). */
+void dbsync__store_strings_clear(char ***list, size_t *n);
 /* Add the foreign key from `column` onto `parent`'s primary key to
  * t->refs, the column found among t->columns by `cmp` (the store's rule
  * for names); a column `t` does not have adds nothing. 0 or

@@ -783,12 +783,7 @@ int dbsync__pg_candidates(dbsync__store *s, char ***out, size_t *n,
 						  PQgetvalue(res, k, 0));
 	PQclear(res);
 	if (nomem) {
-		size_t j;
-		for (j = 0; j < *n; j++)
-			free((*out)[j]);
-		free(*out);
-		*out = NULL;
-		*n = 0;
+		dbsync__store_strings_clear(out, n);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	}
 	return 0;

@@ -376,12 +376,7 @@ static int sq_candidates(dbsync__store *s, char ***out, size_t *n,
 			out, n, (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	if (nomem || rc != SQLITE_DONE) {
-		size_t k;
-		for (k = 0; k < *n; k++)
-			free((*out)[k]);
-		free(*out);
-		*out = NULL;
-		*n = 0;
+		dbsync__store_strings_clear(out, n);
 		return nomem ? dbsync__error_set(err, DBSYNC_NOMEM,
 						 "out of memory")
 			     : dbsync__error_sqlite(err, s->db, rc,
