@@ -11,6 +11,20 @@
 #include "rowsql.h"
 #include "store_pg.h"
 
+/* Row `i` of `res`, whose columns are a table's, as `n` values. 0 or
+ * DBSYNC_NOMEM. */
+static int row_values(dbsync__store *s, const PGresult *res, int i, size_t n,
+		      dbsync__value *values)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (dbsync__pg_value(s, res, i, (int)k, PQftype(res, (int)k),
+				     &values[k]))
+			return DBSYNC_NOMEM;
+	return 0;
+}
+
 int dbsync__pg_row(dbsync__store *s, const dbsync__store_table *t,
 		  const dbsync__value *pk, const dbsync__value **values,
 		  dbsync__error *err)
@@ -18,7 +32,6 @@ int dbsync__pg_row(dbsync__store *s, const dbsync__store_table *t,
 	struct dbsync__pg_table *c;
 	const char *params[1];
 	char *key;
-	size_t k;
 	int rc = dbsync__pg_table_stmts(s, t, &c, err), nomem = 0;
 
 	if (rc)
@@ -46,12 +59,8 @@ int dbsync__pg_row(dbsync__store *s, const dbsync__store_table *t,
 		dbsync__pg_release_row(s);
 		return 0;
 	}
-	for (k = 0; k < t->ncolumns; k++)
-		if (dbsync__pg_value(s, s->row_res, 0, (int)k,
-				     PQftype(s->row_res, (int)k),
-				     &s->row_values[k]))
-			return dbsync__error_set(err, DBSYNC_NOMEM,
-						 "out of memory");
+	if (row_values(s, s->row_res, 0, t->ncolumns, s->row_values))
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	*values = s->row_values;
 	return 1;
 }
@@ -250,7 +259,6 @@ int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
 	dbsync__value *row;
 	PGresult *res;
 	dbsync__buf b;
-	size_t k;
 	int rc, i, n;
 
 	*more = 0;
@@ -285,13 +293,9 @@ int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
 			*more = 1;
 			break;
 		}
-		for (k = 0; k < t->ncolumns && !rc; k++)
-			rc = dbsync__pg_value(s, res, i, (int)k,
-					      PQftype(res, (int)k), &row[k]);
-		if (rc) {
-			rc = DBSYNC_NOMEM;
+		rc = row_values(s, res, i, t->ncolumns, row);
+		if (rc)
 			break;
-		}
 		rc = fn(payload, after + i + 1, row);
 		dbsync__pg_blobs_release(s);
 	}
