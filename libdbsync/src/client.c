@@ -21,6 +21,8 @@ sqlite3 *dbsync__client_db(dbsync_client *client)
 }
 
 /* Every fallible public call starts here: a usable handle, a clean error. */
+/* Every method here starts and ends with these (client.h); the short names
+ * keep the many error returns on one line. */
 #define enter dbsync__client_enter
 #define leave dbsync__client_leave
 
