@@ -192,10 +192,130 @@ TEST(trimmed_history_means_repair_and_sync_does_it)
 	ASSERT_EQ_STR(contents(dbsync_client_path(a)), contents(th_server_db(srv)));
 }
 
+/* A write on the server between two pages of one repair. */
+struct delete_between_pages {
+	const th_server *srv;
+	uint64_t seen;
+};
+
+static int delete_sent_row(uint64_t bytes_done, uint64_t bytes_total,
+			   uint64_t ops_done, uint64_t ops_total, void *payload)
+{
+	struct delete_between_pages *d = payload;
+
+	(void)bytes_done;
+	(void)bytes_total;
+	(void)ops_total;
+	if (ops_done == d->seen)
+		return 0; /* transfer progress, not a new page */
+	d->seen = ops_done;
+	/* Pages of one row: t1 came with the first page, t2 with the second.
+	 * Delete each right after it was sent. */
+	if (ops_done == 1)
+		th_server_exec(d->srv, "DELETE FROM tag WHERE code = 't1'");
+	else if (ops_done == 2)
+		th_server_exec(d->srv, "DELETE FROM tag WHERE code = 't2'");
+	return 0;
+}
+
+TEST(rows_deleted_between_pages_do_not_make_the_repair_skip_rows)
+{
+	th_server *srv = start_server();
+	dbsync_client *a = client(srv, "a");
+	const char *path = dbsync_client_path(a);
+	struct delete_between_pages d = {srv, 0};
+
+	/* tag is WITHOUT ROWID on the SQLite store, and PostgreSQL has no
+	 * rowid at all: pages resume after a key, not at an offset a
+	 * delete would shift past a remaining row. */
+	th_server_exec(srv, "INSERT INTO tag VALUES ('t1', 'a'), ('t2', 'b'),"
+			    " ('t3', 'c'), ('t4', 'd'), ('t5', 'e')");
+	ASSERT_OK(dbsync_client_set_page_size(a, 1));
+	ASSERT_OK(dbsync_client_on_progress(a, delete_sent_row, &d));
+	ASSERT_OK(dbsync_client_repair(a));
+	ASSERT_OK(dbsync_client_on_progress(a, NULL, NULL));
+	/* Every row that existed when its page was read arrived, the ones
+	 * deleted after they were sent included (later versions)... */
+	ASSERT_EQ_STR(contents(path), " | t1:a,t2:b,t3:c,t4:d,t5:e");
+	/* ...and the next pull brings those deletes. */
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_EQ_STR(contents(path), " | t3:c,t4:d,t5:e");
+	ASSERT_EQ_STR(contents(path), contents(th_server_db(srv)));
+}
+
+/* SQLite only (PostgreSQL keys have one type): a WITHOUT ROWID table
+ * whose untyped key holds every kind of value. */
+static const char mix_schema[] =
+	"CREATE TABLE IF NOT EXISTS mix(k PRIMARY KEY, v TEXT) WITHOUT ROWID;";
+
+static int delete_mix_row(uint64_t bytes_done, uint64_t bytes_total,
+			  uint64_t ops_done, uint64_t ops_total, void *payload)
+{
+	struct delete_between_pages *d = payload;
+
+	(void)bytes_done;
+	(void)bytes_total;
+	(void)ops_total;
+	if (ops_done == d->seen)
+		return 0;
+	d->seen = ops_done;
+	if (ops_done == 1)
+		th_server_exec(d->srv, "DELETE FROM mix WHERE k = -3");
+	else if (ops_done == 4)
+		th_server_exec(d->srv, "DELETE FROM mix WHERE k = 'a'");
+	return 0;
+}
+
+static char *mix_contents(const char *path)
+{
+	sqlite3 *db = th_db_open(path);
+	char *s = th_query_text(
+		db, "SELECT coalesce(group_concat(quote(k) || '=' || v, ','),"
+		    " '') FROM (SELECT * FROM mix ORDER BY k)");
+	th_db_close(db);
+	return s;
+}
+
+TEST(sqlite_mixed_type_keys_page_in_sqlite_order)
+{
+	static const char *const args[] = {"--track", "mix", "--registration",
+					   "open", NULL};
+	static const char all[] =
+		"-3=a,1=b,2.5=c,'a'=d,'\xc3\xa9 z'=e,X'00FF'=f";
+	th_server *srv = th_server_start("server", mix_schema, args);
+	const char *path = th_fmt("%s.db", th_path("a"));
+	struct delete_between_pages d = {srv, 0};
+	dbsync_client *a;
+	sqlite3 *db = th_db_open(path);
+
+	th_exec(db, mix_schema);
+	th_db_close(db);
+	a = th_client_open(path);
+	ASSERT_OK(dbsync_client_set_server(a, srv->url));
+	ASSERT_OK(dbsync_client_track(a, "mix", DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_register(a, NULL));
+	/* Integers and reals sort before text, text before blobs; each page
+	 * resumes after the last key of its type and value. */
+	th_server_exec(srv, "INSERT INTO mix VALUES (-3, 'a'), (1, 'b'),"
+			    " (2.5, 'c'), ('a', 'd'), ('\xc3\xa9 z', 'e'),"
+			    " (x'00ff', 'f')");
+	ASSERT_OK(dbsync_client_set_page_size(a, 1));
+	ASSERT_OK(dbsync_client_on_progress(a, delete_mix_row, &d));
+	ASSERT_OK(dbsync_client_repair(a));
+	ASSERT_OK(dbsync_client_on_progress(a, NULL, NULL));
+	ASSERT_EQ_STR(mix_contents(path), all);
+	ASSERT_OK(dbsync_client_sync(a, 0));
+	ASSERT_EQ_STR(mix_contents(path),
+		      "1=b,2.5=c,'\xc3\xa9 z'=e,X'00FF'=f");
+	ASSERT_EQ_STR(mix_contents(path), mix_contents(th_server_db(srv)));
+}
+
 static const th_case cases[] = {
 	CASE(repair_copies_every_page_and_keeps_local_pending_rows),
 	CASE(repair_replaces_divergent_rows),
 	CASE(interrupted_repair_changes_nothing),
 	CASE(trimmed_history_means_repair_and_sync_does_it),
+	CASE(rows_deleted_between_pages_do_not_make_the_repair_skip_rows),
+	CASE(sqlite_mixed_type_keys_page_in_sqlite_order),
 };
 TH_MAIN(cases)

@@ -154,13 +154,18 @@ typedef struct dbsync__store_ops {
 			int (*fn)(void *payload,
 				  const dbsync__store_version *v),
 			void *payload, dbsync__error *err);
-	/* Repair: up to `max` rows of `t` after position `after` in a stable
-	 * order (rowid, or offset in key order for WITHOUT ROWID tables and in
-	 * PostgreSQL), each with the position (>= 1) to resume after; 0
-	 * starts the table. *more tells whether rows remain. */
+	/* Repair: up to `max` rows of `t` after the row whose resume key is
+	 * `after` (NULL starts the table), in a stable order, each handed to
+	 * fn with its own resume key (borrowed: valid during the call). The
+	 * key is a cursor, not an offset: rows deleted between two calls do
+	 * not move the rows after them. It is the rowid (INTEGER) for SQLite
+	 * ROWID tables, the primary key for SQLite WITHOUT ROWID tables
+	 * (compared as SQLite orders values, mixed types included), and the
+	 * primary key's text form (TEXT, bound back as the key column's type)
+	 * in PostgreSQL. *more tells whether rows remain. */
 	int (*scan)(dbsync__store *s, const dbsync__store_table *t,
-		    int64_t after, size_t max,
-		    int (*fn)(void *payload, int64_t position,
+		    const dbsync__value *after, size_t max,
+		    int (*fn)(void *payload, const dbsync__value *key,
 			      const dbsync__value *row),
 		    void *payload, int *more, dbsync__error *err);
 

@@ -141,8 +141,8 @@ int dbsync__pg_versions(dbsync__store *s, int64_t after, int64_t target,
 				  const dbsync__store_version *v),
 			void *payload, dbsync__error *err);
 int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
-		    int64_t after, size_t max,
-		    int (*fn)(void *payload, int64_t position,
+		    const dbsync__value *after, size_t max,
+		    int (*fn)(void *payload, const dbsync__value *key,
 			      const dbsync__value *row),
 		    void *payload, int *more, dbsync__error *err);
 

@@ -249,39 +249,69 @@ int dbsync__pg_versions(dbsync__store *s, int64_t after, int64_t target,
 /* ---- repair ------------------------------------------------------------ */
 
 int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
-		   int64_t after, size_t max,
-		   int (*fn)(void *payload, int64_t position,
-			     const dbsync__value *row),
-		   void *payload, int *more, dbsync__error *err)
+		    const dbsync__value *after, size_t max,
+		    int (*fn)(void *payload, const dbsync__value *key,
+			      const dbsync__value *row),
+		    void *payload, int *more, dbsync__error *err)
 {
-	char a[24], m[24];
-	const char *params[2] = {a, m};
-	dbsync__value *row;
+	char m[24];
+	const char *params[2];
+	dbsync__value *row, key;
 	PGresult *res;
 	dbsync__buf b;
-	int rc, i, n;
+	char *last = NULL;
+	int rc = 0, i, n, np = 0, nomem = 0;
 
 	*more = 0;
 	dbsync__pg_release_row(s);
-	/* Key order by offset: PostgreSQL has no rowid, and an int64
-	 * position cannot carry a TEXT key. One row past the page tells
-	 * whether more remain. */
+	/* Key order from the last key sent, never by offset: rows deleted
+	 * between two pages must not move the rows after them. The key goes
+	 * back as its text form, an untyped parameter that takes the key
+	 * column's type (and its ordering) from the comparison. One row past
+	 * the page tells whether more remain. */
+	if (after) {
+		last = dbsync__pg_param(after, &nomem);
+		if (nomem)
+			return dbsync__error_set(err, DBSYNC_NOMEM,
+						 "out of memory");
+		params[np++] = last;
+	}
+	dbsync__pg_int_text(m, sizeof(m), (int64_t)max + 1);
+	params[np++] = m;
 	dbsync__buf_init(&b);
 	dbsync__pg_select_all(&b, s, t);
+	if (after) {
+		dbsync__buf_append(&b, " WHERE ");
+		dbsync__buf_ident(&b, t->pk);
+		dbsync__buf_append(&b, " > $1");
+	}
 	dbsync__buf_append(&b, " ORDER BY ");
 	dbsync__buf_ident(&b, t->pk);
-	dbsync__buf_append(&b, " LIMIT $2::int8 OFFSET $1::int8");
+	dbsync__buf_printf(&b, " LIMIT $%d::int8", np);
 	if (b.failed) {
 		dbsync__buf_free(&b);
+		free(last);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	}
-	dbsync__pg_int_text(a, sizeof(a), after);
-	dbsync__pg_int_text(m, sizeof(m), (int64_t)max + 1);
-	rc = dbsync__pg_exec(s, b.data, 2, params, &res, err,
-			     "cannot read a table");
+	res = PQexecParams(s->conn, b.data, np, NULL, params, NULL, NULL, 0);
 	dbsync__buf_free(&b);
-	if (rc)
+	free(last);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		/* A data exception can only come from the cursor's key (one
+		 * this server did not issue: not of the key's type). */
+		if (after && strncmp(dbsync__pg_sqlstate(res), "22", 2) == 0)
+			rc = dbsync__error_set(err, DBSYNC_PROTOCOL,
+					       "cursor: not one this server "
+					       "issued");
+		else if (!res && PQstatus(s->conn) == CONNECTION_OK)
+			rc = dbsync__error_set(err, DBSYNC_NOMEM,
+					       "out of memory");
+		else
+			rc = dbsync__pg_error(err, s->conn, res,
+					      "cannot read a table");
+		PQclear(res);
 		return rc;
+	}
 	row = calloc(t->ncolumns ? t->ncolumns : 1, sizeof(*row));
 	if (!row) {
 		PQclear(res);
@@ -296,7 +326,11 @@ int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
 		rc = row_values(s, res, i, t->ncolumns, row);
 		if (rc)
 			break;
-		rc = fn(payload, after + i + 1, row);
+		memset(&key, 0, sizeof(key));
+		key.type = DBSYNC_TYPE_TEXT;
+		key.p = PQgetvalue(res, i, (int)t->pk_index);
+		key.len = (size_t)PQgetlength(res, i, (int)t->pk_index);
+		rc = fn(payload, &key, row);
 		dbsync__pg_blobs_release(s);
 	}
 	dbsync__pg_blobs_release(s);
@@ -308,4 +342,3 @@ int dbsync__pg_scan(dbsync__store *s, const dbsync__store_table *t,
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	return rc;
 }
-

@@ -847,38 +847,48 @@ static int without_rowid(sqlite3 *db, const char *table, int *yes,
 }
 
 static int sq_scan(dbsync__store *s, const dbsync__store_table *t,
-		   int64_t after, size_t max,
-		   int (*fn)(void *payload, int64_t position,
+		   const dbsync__value *after, size_t max,
+		   int (*fn)(void *payload, const dbsync__value *key,
 			     const dbsync__value *row),
 		   void *payload, int *more, dbsync__error *err)
 {
-	dbsync__value *row;
+	dbsync__value *row, rowid;
 	dbsync__buf b;
 	sqlite3_stmt *st;
 	size_t k, n = 0;
-	int rc, by_offset;
+	int rc, by_key, stop = 0;
 
 	*more = 0;
-	rc = without_rowid(s->db, t->name, &by_offset, err);
+	rc = without_rowid(s->db, t->name, &by_key, err);
 	if (rc)
 		return rc;
-	/* The row after the last handed out tells whether more remain. */
+	/* A cursor, never an offset: rows deleted between two pages must
+	 * not move the rows after them. ROWID tables resume after a rowid,
+	 * WITHOUT ROWID tables after a key (the comparison and ORDER BY use
+	 * the key column's affinity and collation, so they agree). The row
+	 * after the last handed out tells whether more remain. */
 	dbsync__buf_init(&b);
-	dbsync__buf_append(&b, by_offset ? "SELECT NULL" : "SELECT rowid");
+	dbsync__buf_append(&b, by_key ? "SELECT NULL" : "SELECT rowid");
 	for (k = 0; k < t->ncolumns; k++) {
 		dbsync__buf_append(&b, ", ");
 		dbsync__buf_ident(&b, t->columns[k]);
 	}
 	dbsync__buf_append(&b, " FROM ");
 	dbsync__buf_ident(&b, t->name);
-	if (by_offset) {
-		dbsync__buf_append(&b, " ORDER BY ");
-		dbsync__buf_ident(&b, t->pk);
-		dbsync__buf_append(&b, " LIMIT ?2 OFFSET ?1");
-	} else {
-		dbsync__buf_append(&b, " WHERE rowid > ?1 ORDER BY rowid"
-				       " LIMIT ?2");
+	if (after) {
+		dbsync__buf_append(&b, " WHERE ");
+		if (by_key)
+			dbsync__buf_ident(&b, t->pk);
+		else
+			dbsync__buf_append(&b, "rowid");
+		dbsync__buf_append(&b, " > ?1");
 	}
+	dbsync__buf_append(&b, " ORDER BY ");
+	if (by_key)
+		dbsync__buf_ident(&b, t->pk);
+	else
+		dbsync__buf_append(&b, "rowid");
+	dbsync__buf_append(&b, " LIMIT ?2");
 	rc = b.failed ? dbsync__error_set(err, DBSYNC_NOMEM, "out of memory")
 		      : dbsync__sql_prepare(s->db, b.data, &st, err,
 					    "cannot read a table");
@@ -890,7 +900,8 @@ static int sq_scan(dbsync__store *s, const dbsync__store_table *t,
 		sqlite3_finalize(st);
 		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
 	}
-	sqlite3_bind_int64(st, 1, after);
+	if (after)
+		dbsync__sql_bind_value(st, 1, after);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == max) {
@@ -900,20 +911,22 @@ static int sq_scan(dbsync__store *s, const dbsync__store_table *t,
 		for (k = 0; k < t->ncolumns; k++)
 			dbsync__sql_column_value(st, (int)k + 1, &row[k]);
 		n++;
-		rc = fn(payload, by_offset ? after + (int64_t)n
-					   : sqlite3_column_int64(st, 0),
-			row);
-		if (rc)
+		memset(&rowid, 0, sizeof(rowid));
+		rowid.type = DBSYNC_TYPE_INTEGER;
+		rowid.i = sqlite3_column_int64(st, 0);
+		stop = fn(payload, by_key ? &row[t->pk_index] : &rowid, row);
+		if (stop)
 			break;
 	}
 	sqlite3_finalize(st);
 	free(row);
+	if (stop == DBSYNC_NOMEM)
+		return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
+	if (stop)
+		return stop; /* 1: the caller's page is full */
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return 0;
-	if (rc > 0)
-		return dbsync__error_sqlite(err, s->db, rc,
-					    "cannot read a table");
-	return rc;
+	return dbsync__error_sqlite(err, s->db, rc, "cannot read a table");
 }
 
 static int sq_trimmed(dbsync__store *s, int64_t *through, dbsync__error *err)
