@@ -691,6 +691,18 @@ def run_hostile(h, latest):
                 "1; DROP TABLE city"]:
         h.signed(f"pull, a cursor the server did not issue ({cur[:20]!r})",
                  Q, dict(good_pull, cursor=cur), 400)
+    # ---- repair: cursors the server did not issue (table:type:key) ----
+    RP = "/v1/repair"
+    good_repair = dict(good_pull, target_version=latest)
+    for cur in ["garbage", "", "-1", "01", "+0", "0:", "0:x:1", "0:i:",
+                "0:i:1x", "0:i:-", "0:i:99999999999999999999", "0:t:zz",
+                "0:t:abc", "0:b:0g", "0:f:7ff8000000000000", "0:f:12",
+                "100001", "99999999999999999999:i:1", "0;DROP TABLE city",
+                "c" * 300]:
+        h.signed(f"repair, a cursor the server did not issue ({cur[:20]!r})",
+                 RP, dict(good_repair, cursor=cur), 400)
+    h.signed("repair, a cursor without target_version", RP,
+             dict(good_pull, cursor="0:i:1"), 400)
     h.signed("pull, after_version beyond the latest", Q,
              dict(good_pull, after_version=latest + 1), 410)
     h.signed("pull, after_version far beyond the latest", Q,
