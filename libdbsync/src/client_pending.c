@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "oplog.h"
 #include "rowsql.h"
 #include "sqlutil.h"
@@ -85,23 +86,6 @@ static const char context[] = "cannot merge the pull";
 static int nomem(dbsync__error *err)
 {
 	return dbsync__error_set(err, DBSYNC_NOMEM, "out of memory");
-}
-
-static int grow(void **data, size_t *cap, size_t want, size_t size)
-{
-	size_t ncap = *cap ? *cap * 2 : 64;
-	void *p;
-
-	if (want <= *cap)
-		return 0;
-	while (ncap < want)
-		ncap *= 2;
-	p = realloc(*data, ncap * size);
-	if (!p)
-		return DBSYNC_NOMEM;
-	*data = p;
-	*cap = ncap;
-	return 0;
 }
 
 dbsync__pending *dbsync__pending_new(void)
@@ -246,8 +230,8 @@ static int add_edge(dbsync__pending *p, int64_t ctid, const dbsync__value *cpk,
 	uint32_t self;
 
 	if (p->nedges >= UINT32_MAX - 1 ||
-	    grow((void **)&p->edges, &p->edges_cap, p->nedges + 1,
-		 sizeof(*p->edges)))
+	    dbsync__grow((void **)&p->edges, &p->edges_cap, p->nedges + 1,
+			 sizeof(*p->edges)))
 		return DBSYNC_NOMEM;
 	e = &p->edges[p->nedges];
 	memset(e, 0, sizeof(*e));
@@ -411,8 +395,8 @@ static int note(dbsync__pending *p, int64_t tid, const dbsync__value *pk,
 {
 	struct noted *n;
 
-	if (grow((void **)&p->noted, &p->noted_cap, p->nnoted + 1,
-		 sizeof(*p->noted)))
+	if (dbsync__grow((void **)&p->noted, &p->noted_cap, p->nnoted + 1,
+			 sizeof(*p->noted)))
 		return DBSYNC_NOMEM;
 	n = &p->noted[p->nnoted];
 	n->tid = tid;
@@ -717,7 +701,7 @@ static int collect_seq(void *payload, int64_t seq)
 {
 	struct seqs *s = payload;
 
-	if (grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v)))
+	if (dbsync__grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v)))
 		abort();
 	s->v[s->n++] = seq;
 	return 0;

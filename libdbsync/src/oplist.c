@@ -2,6 +2,7 @@
 #include "oplist.h"
 
 #include "dbsync/errors.h"
+#include "array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,32 +66,14 @@ int dbsync__oplist_table(dbsync_oplist *list, const char *name)
 	return list->ntables++;
 }
 
-static int grow(void **data, size_t *cap, size_t want, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (want <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 64;
-	while (ncap < want)
-		ncap *= 2;
-	p = realloc(*data, ncap * size);
-	if (!p)
-		return DBSYNC_NOMEM;
-	*data = p;
-	*cap = ncap;
-	return 0;
-}
-
 int dbsync__oplist_add(dbsync_oplist *list, int table, char command,
 		       int64_t seq, dbsync_type type, int64_t i, double f,
 		       const void *bytes, size_t len)
 {
 	struct entry *e;
 
-	if (grow((void **)&list->entries, &list->cap, list->count + 1,
-		 sizeof(*e)))
+	if (dbsync__grow((void **)&list->entries, &list->cap, list->count + 1,
+			 sizeof(*e)))
 		return DBSYNC_NOMEM;
 	e = &list->entries[list->count];
 	memset(e, 0, sizeof(*e));
@@ -101,8 +84,8 @@ int dbsync__oplist_add(dbsync_oplist *list, int table, char command,
 	e->i = i;
 	e->f = f;
 	if (type == DBSYNC_TYPE_TEXT || type == DBSYNC_TYPE_BLOB) {
-		if (grow((void **)&list->bytes, &list->bytes_cap,
-			 list->nbytes + len + 1, 1))
+		if (dbsync__grow((void **)&list->bytes, &list->bytes_cap,
+				 list->nbytes + len + 1, 1))
 			return DBSYNC_NOMEM;
 		if (len)
 			memcpy(list->bytes + list->nbytes, bytes, len);
@@ -190,8 +173,8 @@ int dbsync__oplist_set_columns(dbsync_oplist *list, char *const *names,
 		return 0;
 	for (k = 0; k < n; k++)
 		need += strlen(names[k]) + 1;
-	if (grow((void **)&list->bytes, &list->bytes_cap, list->nbytes + need,
-		 1))
+	if (dbsync__grow((void **)&list->bytes, &list->bytes_cap,
+			 list->nbytes + need, 1))
 		return DBSYNC_NOMEM;
 	e = &list->entries[list->count - 1];
 	e->col_off = off = list->nbytes;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "oplist.h"
 #include "rowsql.h"
 #include "sqlutil.h"
@@ -114,24 +115,6 @@ static int rehash(struct compressor *c)
 	return 0;
 }
 
-static int grow(void **data, size_t *cap, size_t want, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (want <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 256;
-	while (ncap < want)
-		ncap *= 2;
-	p = realloc(*data, ncap * size);
-	if (!p)
-		return DBSYNC_NOMEM;
-	*data = p;
-	*cap = ncap;
-	return 0;
-}
-
 /* The row for (tid, key): found, or created in state 0 (never seen) when
  * `create`; NULL when absent (or out of memory while creating). */
 static struct row *row_for(struct compressor *c, int64_t tid,
@@ -152,8 +135,8 @@ static struct row *row_for(struct compressor *c, int64_t tid,
 			return r;
 	}
 	if (!create || c->nrows >= UINT32_MAX - 1 ||
-	    grow((void **)&c->rows, &c->rows_cap, c->nrows + 1,
-		 sizeof(*c->rows)))
+	    dbsync__grow((void **)&c->rows, &c->rows_cap, c->nrows + 1,
+			 sizeof(*c->rows)))
 		return NULL;
 	r = &c->rows[c->nrows];
 	memset(r, 0, sizeof(*r));
@@ -164,8 +147,8 @@ static struct row *row_for(struct compressor *c, int64_t tid,
 	r->f = key->f;
 	if (key->type == DBSYNC_TYPE_TEXT || key->type == DBSYNC_TYPE_BLOB) {
 		r->len = key->len;
-		if (grow((void **)&c->arena, &c->arena_cap,
-			 c->narena + r->len + 1, 1))
+		if (dbsync__grow((void **)&c->arena, &c->arena_cap,
+				 c->narena + r->len + 1, 1))
 			return NULL;
 		if (r->len)
 			memcpy(c->arena + c->narena, key->p, r->len);
