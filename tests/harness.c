@@ -527,6 +527,25 @@ dbsync_client *th_client_open_at(const char *file, int line, const char *path)
 	return c;
 }
 
+dbsync_client *th_sync_client(const char *url, const char *name,
+			      const char *schema, const char *tables)
+{
+	const char *path = th_fmt("%s.db", th_path(name));
+	char *list = th_strdup(tables), *table, *save = NULL;
+	sqlite3 *db = th_db_open(path);
+	dbsync_client *c;
+
+	th_exec(db, schema);
+	th_db_close(db);
+	c = th_client_open(path);
+	ASSERT_OK(dbsync_client_set_server(c, url));
+	for (table = strtok_r(list, ",", &save); table;
+	     table = strtok_r(NULL, ",", &save))
+		ASSERT_OK(dbsync_client_track(c, table, DBSYNC_DIRECTION_BOTH));
+	ASSERT_OK(dbsync_client_register(c, NULL));
+	return c;
+}
+
 void th_client_free(dbsync_client *client)
 {
 	untrack_handle(client);

@@ -268,6 +268,12 @@ char *th_query_text_at(const char *file, int line, sqlite3 *db,
  * unless freed earlier with th_client_free. */
 #define th_client_open(path) th_client_open_at(__FILE__, __LINE__, (path))
 dbsync_client *th_client_open_at(const char *file, int line, const char *path);
+
+/* A registered client of the server at `url` on a new database
+ * th_path(name).db: `schema` run first, then the tables of the
+ * comma-separated `tables` tracked both ways. Asserts every step. */
+dbsync_client *th_sync_client(const char *url, const char *name,
+			      const char *schema, const char *tables);
 void th_client_free(dbsync_client *client);
 
 /* One pending operation, copied out of an oplist into case memory. */

@@ -16,27 +16,14 @@ const char th_pair_schema[] =
 	" parent_id INTEGER REFERENCES node(id), label TEXT);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS node_label ON node(label);";
 
-static const char *const tables[] = {"city", "person", "tag", "member",
-				     "node"};
+#define PAIR_TABLES "city,person,tag,member,node"
 
-static const char *const server_args[] = {
-	"--track", "city,person,tag,member,node", "--registration", "open",
-	NULL};
+static const char *const server_args[] = {"--track", PAIR_TABLES,
+					  "--registration", "open", NULL};
 
 dbsync_client *th_pair_client(const th_server *srv, const char *name)
 {
-	const char *path = th_fmt("%s.db", th_path(name));
-	dbsync_client *c;
-	size_t k;
-
-	th_exec_on(path, th_pair_schema);
-	c = th_client_open(path);
-	ASSERT_OK(dbsync_client_set_server(c, srv->url));
-	for (k = 0; k < sizeof(tables) / sizeof(tables[0]); k++)
-		ASSERT_OK(dbsync_client_track(c, tables[k],
-					      DBSYNC_DIRECTION_BOTH));
-	ASSERT_OK(dbsync_client_register(c, NULL));
-	return c;
+	return th_sync_client(srv->url, name, th_pair_schema, PAIR_TABLES);
 }
 
 void th_exec_on(const char *path, const char *sql)

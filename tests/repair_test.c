@@ -35,18 +35,7 @@ static th_server *start_server(void)
 
 static dbsync_client *client(const th_server *srv, const char *name)
 {
-	const char *path = th_fmt("%s.db", th_path(name));
-	sqlite3 *db = th_db_open(path);
-	dbsync_client *c;
-
-	th_exec(db, schema);
-	th_db_close(db);
-	c = th_client_open(path);
-	ASSERT_OK(dbsync_client_set_server(c, srv->url));
-	ASSERT_OK(dbsync_client_track(c, "city", DBSYNC_DIRECTION_BOTH));
-	ASSERT_OK(dbsync_client_track(c, "tag", DBSYNC_DIRECTION_BOTH));
-	ASSERT_OK(dbsync_client_register(c, NULL));
-	return c;
+	return th_sync_client(srv->url, name, schema, "city,tag");
 }
 
 static char *contents(const char *path)
